@@ -1,0 +1,143 @@
+// bpnet::Network<T>: a multi-layer perceptron with one flat parameter buffer and one flat
+// gradient buffer, trained by backpropagation (DESIGN.md §1).
+//
+// Notation: layers l = 1..L; in code they are indexed 0..L-1 (index i is layer i+1).
+// W_l has shape (n_l, n_{l-1}), b_l shape (n_l). Samples are rows:
+//   Z_l = A_{l-1} W_lᵀ + 1 b_lᵀ,  A_l = σ_l(Z_l),  A_0 = X
+//   Δ_L = ∇_A C ⊙ σ'_L(Z_L) (fused with the loss),  Δ_l = (Δ_{l+1} W_{l+1}) ⊙ σ'_l(Z_l)
+//   ∂C/∂W_l = (1/n) Δ_lᵀ A_{l-1},  ∂C/∂b_l = (1/n) Σ_rows Δ_l
+// Parameter layout in the flat buffer: W_1, b_1, W_2, b_2, ..., W_L, b_L.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bpnet/activation.hpp"
+#include "bpnet/loss.hpp"
+
+namespace bpnet {
+
+// What the training loop reports after each epoch.
+struct EpochRecord {
+    std::size_t epoch = 0;  // 1-based
+    double loss = 0;        // mean training loss over the epoch's batches (penalty included)
+    double seconds = 0;     // wall time of the epoch
+};
+
+struct FitOptions {
+    std::string optimizer = "sgd";  // "sgd" (plain gradient descent unless momentum > 0) or "adam"
+    double learning_rate = 0.1;
+    std::size_t epochs = 100;
+    std::size_t batch_size = 0;  // 0: the whole data set in one batch
+    bool shuffle = true;
+    std::uint64_t seed = 0;      // seed of the shuffle
+    double alpha = 0;            // L2 penalty: + alpha/(2n) Σ ||W_l||² (biases not penalised)
+    double momentum = 0;         // sgd
+    bool nesterovs_momentum = true;
+    double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-8;  // adam
+    // Called after every epoch; returning false stops training after that epoch.
+    std::function<bool(const EpochRecord&)> on_epoch;
+    // Polled between batches; returning true stops training at once (e.g. Ctrl-C).
+    std::function<bool()> should_stop;
+};
+
+struct History {
+    std::vector<double> loss;     // per finished epoch
+    std::vector<double> seconds;  // per finished epoch
+    std::size_t epochs_run = 0;
+    bool diverged = false;             // a non-finite loss appeared; last finite weights kept
+    bool interrupted = false;          // should_stop returned true
+    bool stopped_by_callback = false;  // on_epoch returned false
+    std::string message;               // why training stopped early, if it did
+};
+
+// Optimizer state that survives between fits (continued by the next fit).
+struct TrainState {
+    std::vector<double> velocity;      // sgd momentum, n_params
+    std::vector<double> m, v;          // adam first and second moments, n_params
+    std::uint64_t t = 0;               // adam step count
+    std::string optimizer;             // the optimizer the state belongs to
+};
+
+template <class T>
+class Network {
+public:
+    using value_type = T;
+
+    // layer_sizes = (n_0, ..., n_L), at least two entries, all positive.
+    // activations: L entries (one per layer, the last one is the output's).
+    Network(std::vector<std::size_t> layer_sizes, std::vector<Activation> activations,
+            Loss loss = Loss::squared_error, std::uint64_t seed = 0);
+    // By name: one hidden activation for every hidden layer and one output activation.
+    Network(std::vector<std::size_t> layer_sizes, const std::string& activation,
+            const std::string& output_activation = "identity",
+            const std::string& loss = "squared_error", std::uint64_t seed = 0);
+
+    std::size_t num_layers() const { return sizes_.size() - 1; }  // L
+    const std::vector<std::size_t>& layer_sizes() const { return sizes_; }
+    const std::vector<Activation>& activations() const { return acts_; }
+    Loss loss_kind() const { return loss_; }
+    std::size_t n_inputs() const { return sizes_.front(); }
+    std::size_t n_outputs() const { return sizes_.back(); }
+    std::size_t num_params() const { return params_.size(); }
+    std::size_t weight_offset(std::size_t l) const;  // l in 0..L-1
+    std::size_t bias_offset(std::size_t l) const;
+
+    T* params() { return params_.data(); }
+    const T* params() const { return params_.data(); }
+    T* grads() { return grads_.data(); }
+    const T* grads() const { return grads_.data(); }
+    T* weights(std::size_t l) { return params_.data() + weight_offset(l); }
+    const T* weights(std::size_t l) const { return params_.data() + weight_offset(l); }
+    T* biases(std::size_t l) { return params_.data() + bias_offset(l); }
+    const T* biases(std::size_t l) const { return params_.data() + bias_offset(l); }
+    TrainState& train_state() { return state_; }
+    const TrainState& train_state() const { return state_; }
+
+    // Glorot-uniform initialisation (scikit-learn's): W and b uniform in ±sqrt(f·6/(n_in+n_out)),
+    // f = 1/3 before a sigmoid... exactly: bound = sqrt(6/(fan_in+fan_out)), sqrt(2/(...)) for
+    // sigmoid. Same numbers on every platform for the same seed. Resets the optimizer state.
+    void init_params(std::uint64_t seed);
+
+    // out (n, n_L) = network(X (n, n_0)). Writes only to out; safe to call from several threads.
+    void predict(const T* X, std::size_t n, T* out) const;
+    std::vector<T> predict(const std::vector<T>& X) const;  // rows = X.size() / n_0
+
+    // Keeps every layer: z[l] and a[l] point to (n, n_{l+1}) buffers for l = 0..L-1
+    // (a[l] is A_{l+1}; A_0 is X itself).
+    void forward(const T* X, std::size_t n, T* const* z, T* const* a) const;
+
+    // Loss C (penalty included when alpha > 0). w: optional sample weights (n).
+    double loss(const T* X, const T* Y, std::size_t n, const T* w = nullptr, double alpha = 0) const;
+
+    // Backpropagation after forward(X, n, z, a): writes ∂C/∂θ to grad (num_params, flat layout),
+    // and Δ_l to delta[l] (n, n_{l+1}) for l = 0..L-1. Returns C. Does not change the network.
+    double backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
+                    T* const* delta, T* grad, const T* w = nullptr, double alpha = 0) const;
+
+    // Mini-batch training in C++; X (n, n_0), Y (n, n_L), w optional (n). Validates every
+    // argument and checks X, Y, w are finite before any weight changes. A non-finite loss
+    // stops training and restores the weights of the start of that epoch.
+    History fit(const T* X, const T* Y, std::size_t n, const FitOptions& options,
+                const T* w = nullptr);
+
+    // Throws std::invalid_argument unless all entries are finite (name: "X", "y", ...).
+    static void check_finite(const char* name, const T* data, std::size_t count);
+
+private:
+    std::vector<std::size_t> sizes_;
+    std::vector<Activation> acts_;
+    Loss loss_;
+    std::vector<std::size_t> offsets_;  // offset of W_l for each l, then of the end
+    std::vector<T> params_;
+    std::vector<T> grads_;
+    TrainState state_;
+};
+
+extern template class Network<float>;
+extern template class Network<double>;
+
+}  // namespace bpnet

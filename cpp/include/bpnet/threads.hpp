@@ -1,0 +1,13 @@
+// Thread count used by bpnet's kernels (OpenMP when built with it; 1 otherwise).
+#pragma once
+
+namespace bpnet {
+
+// Number of threads the kernels may use; follows OMP_NUM_THREADS until set.
+int num_threads();
+// Sets it for the calling program; n >= 1, otherwise std::invalid_argument.
+void set_num_threads(int n);
+// True when the library was built with OpenMP.
+bool openmp_enabled();
+
+}  // namespace bpnet

@@ -1,0 +1,33 @@
+// Internal kernel interface of bpnet: every matrix product the network computes goes
+// through these functions, so the kernels can be swapped without touching the network.
+//
+// All matrices are row-major. op(X) is X or Xᵀ as selected by Trans.
+//   C (m, n) = alpha * op(A) (m, k) * op(B) (k, n) + beta * C
+// A is (m, k) with leading dimension lda >= k when ta == N, (k, m) with lda >= m when ta == T.
+// B is (k, n) with ldb >= n when tb == N, (n, k) with ldb >= k when tb == T.
+// C is (m, n) with ldc >= n. When beta == 0, C is not read (NaN in C does not propagate).
+#pragma once
+
+#include <cstddef>
+
+namespace bpnet::kernels {
+
+enum class Trans { N, T };
+
+// Fast path: chosen at run time by the CPU (see dispatch). Throws std::invalid_argument on
+// leading dimensions smaller than a row.
+template <class T>
+void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
+          std::size_t ldc);
+
+// Triple-loop reference: the oracle in tests and the portable fallback.
+template <class T>
+void gemm_ref(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha,
+              const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
+              std::size_t ldc);
+
+// Name of the instruction-set path in use ("generic", "avx2", "avx512").
+const char* isa_name();
+
+}  // namespace bpnet::kernels
