@@ -17,6 +17,7 @@
 
 #include "bpnet/activation.hpp"
 #include "bpnet/loss.hpp"
+#include "bpnet/model_io.hpp"
 
 namespace bpnet {
 
@@ -123,6 +124,13 @@ public:
     // stops training and restores the weights of the start of that epoch.
     History fit(const T* X, const T* Y, std::size_t n, const FitOptions& options,
                 const T* w = nullptr);
+
+    // Model files (docs/model-format.md): parameters, optimizer state, and metadata.
+    // from_model throws ModelFormatError when the file's dtype is not T or its parts disagree.
+    ModelData to_model() const;
+    static Network from_model(const ModelData& model);
+    void save(const std::string& path) const { save_model(path, to_model()); }
+    static Network load(const std::string& path) { return from_model(load_model(path)); }
 
     // Throws std::invalid_argument unless all entries are finite (name: "X", "y", ...).
     static void check_finite(const char* name, const T* data, std::size_t count);
