@@ -1,0 +1,141 @@
+// Activation functions σ (forward) and the product with σ' (backward), element-wise on
+// row-major blocks. Derivatives are written in terms of z and a = σ(z), whichever is cheaper.
+#include "bpnet/activation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace bpnet {
+
+Activation activation_from_name(const std::string& name) {
+    if (name == "identity") return Activation::identity;
+    if (name == "sigmoid" || name == "logistic") return Activation::sigmoid;
+    if (name == "tanh") return Activation::tanh;
+    if (name == "relu") return Activation::relu;
+    if (name == "leaky_relu") return Activation::leaky_relu;
+    if (name == "softmax") return Activation::softmax;
+    if (name == "exp") return Activation::exp;
+    throw std::invalid_argument("activation: unknown name '" + name + "', expected one of " +
+                                activation_names());
+}
+
+const char* activation_name(Activation a) {
+    switch (a) {
+        case Activation::identity: return "identity";
+        case Activation::sigmoid: return "sigmoid";
+        case Activation::tanh: return "tanh";
+        case Activation::relu: return "relu";
+        case Activation::leaky_relu: return "leaky_relu";
+        case Activation::softmax: return "softmax";
+        case Activation::exp: return "exp";
+    }
+    return "?";
+}
+
+const char* activation_names() {
+    return "identity, sigmoid (alias logistic), tanh, relu, leaky_relu, softmax (output only), "
+           "exp (output only)";
+}
+
+bool output_only(Activation a) { return a == Activation::softmax || a == Activation::exp; }
+
+namespace {
+
+template <class T>
+inline T sigmoid(T z) {
+    // Stable for large |z|: never exp of a large positive number.
+    if (z >= T(0)) return T(1) / (T(1) + std::exp(-z));
+    const T e = std::exp(z);
+    return e / (T(1) + e);
+}
+
+}  // namespace
+
+template <class T>
+void activation_forward(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
+                        std::size_t ld) {
+    // z, a: (rows, cols), leading dimension ld
+    for (std::size_t i = 0; i < rows; ++i) {
+        const T* zi = z + i * ld;
+        T* ai = a + i * ld;
+        switch (act) {
+            case Activation::identity:
+                if (ai != zi) std::copy(zi, zi + cols, ai);
+                break;
+            case Activation::sigmoid:
+                for (std::size_t j = 0; j < cols; ++j) ai[j] = sigmoid(zi[j]);
+                break;
+            case Activation::tanh:
+                for (std::size_t j = 0; j < cols; ++j) ai[j] = std::tanh(zi[j]);
+                break;
+            case Activation::relu:
+                for (std::size_t j = 0; j < cols; ++j) ai[j] = zi[j] > T(0) ? zi[j] : T(0);
+                break;
+            case Activation::leaky_relu:
+                for (std::size_t j = 0; j < cols; ++j)
+                    ai[j] = zi[j] > T(0) ? zi[j] : T(leaky_relu_slope) * zi[j];
+                break;
+            case Activation::exp:
+                for (std::size_t j = 0; j < cols; ++j) ai[j] = std::exp(zi[j]);
+                break;
+            case Activation::softmax: {
+                T mx = zi[0];
+                for (std::size_t j = 1; j < cols; ++j) mx = std::max(mx, zi[j]);
+                T s = 0;
+                for (std::size_t j = 0; j < cols; ++j) {
+                    ai[j] = std::exp(zi[j] - mx);
+                    s += ai[j];
+                }
+                const T inv = T(1) / s;
+                for (std::size_t j = 0; j < cols; ++j) ai[j] *= inv;
+                break;
+            }
+        }
+    }
+}
+
+template <class T>
+void activation_backward(Activation act, T* delta, const T* z, const T* a, std::size_t rows,
+                         std::size_t cols, std::size_t ld) {
+    // delta, z, a: (rows, cols), leading dimension ld; delta ⊙= σ'(z)
+    if (act == Activation::identity) return;
+    if (act == Activation::softmax)
+        throw std::invalid_argument("activation_backward: softmax has no element-wise derivative");
+    for (std::size_t i = 0; i < rows; ++i) {
+        T* di = delta + i * ld;
+        const T* zi = z + i * ld;
+        const T* ai = a + i * ld;
+        switch (act) {
+            case Activation::sigmoid:
+                for (std::size_t j = 0; j < cols; ++j) di[j] *= ai[j] * (T(1) - ai[j]);
+                break;
+            case Activation::tanh:
+                for (std::size_t j = 0; j < cols; ++j) di[j] *= T(1) - ai[j] * ai[j];
+                break;
+            case Activation::relu:
+                for (std::size_t j = 0; j < cols; ++j) di[j] = zi[j] > T(0) ? di[j] : T(0);
+                break;
+            case Activation::leaky_relu:
+                for (std::size_t j = 0; j < cols; ++j)
+                    di[j] = zi[j] > T(0) ? di[j] : T(leaky_relu_slope) * di[j];
+                break;
+            case Activation::exp:
+                for (std::size_t j = 0; j < cols; ++j) di[j] *= ai[j];
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+template void activation_forward<float>(Activation, float*, const float*, std::size_t,
+                                        std::size_t, std::size_t);
+template void activation_forward<double>(Activation, double*, const double*, std::size_t,
+                                         std::size_t, std::size_t);
+template void activation_backward<float>(Activation, float*, const float*, const float*,
+                                         std::size_t, std::size_t, std::size_t);
+template void activation_backward<double>(Activation, double*, const double*, const double*,
+                                          std::size_t, std::size_t, std::size_t);
+
+}  // namespace bpnet

@@ -1,0 +1,512 @@
+// Network<T>: forward pass, backpropagation, and mini-batch training (DESIGN.md §1–2).
+// Every matrix product goes through kernels::gemm; element-wise work through activation.cpp
+// and loss.cpp.
+#include "bpnet/network.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+#include "kernels/gemm.hpp"
+#include "rng.hpp"
+
+namespace bpnet {
+
+using kernels::gemm;
+using kernels::Trans;
+
+namespace {
+
+// Bytes of memory this machine has; 0 if unknown.
+double physical_memory_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0) return double(pages) * double(page);
+#endif
+    return 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- construction
+
+template <class T>
+Network<T>::Network(std::vector<std::size_t> layer_sizes, std::vector<Activation> activations,
+                    Loss loss, std::uint64_t seed)
+    : sizes_(std::move(layer_sizes)), acts_(std::move(activations)), loss_(loss) {
+    if (sizes_.size() < 2)
+        throw std::invalid_argument("layer_sizes: expected at least 2 entries (inputs, outputs), got " +
+                                    std::to_string(sizes_.size()));
+    for (std::size_t i = 0; i < sizes_.size(); ++i)
+        if (sizes_[i] == 0)
+            throw std::invalid_argument("layer_sizes[" + std::to_string(i) +
+                                        "]: expected a positive size, got 0");
+    const std::size_t L = sizes_.size() - 1;
+    if (acts_.size() != L)
+        throw std::invalid_argument("activations: expected " + std::to_string(L) +
+                                    " (one per layer), got " + std::to_string(acts_.size()));
+    for (std::size_t l = 0; l + 1 < L; ++l)
+        if (output_only(acts_[l]))
+            throw std::invalid_argument(std::string("activation: '") + activation_name(acts_[l]) +
+                                        "' is for the output layer only, got it on hidden layer " +
+                                        std::to_string(l + 1));
+    check_loss_output(loss_, acts_.back());
+    if (acts_.back() == Activation::softmax && sizes_.back() < 2 &&
+        loss_ == Loss::cross_entropy)
+        throw std::invalid_argument("output_activation: softmax needs at least 2 outputs, got 1");
+
+    // Offsets, with overflow and size checks before anything is allocated.
+    const double max_count = double(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(T) / 4;
+    double count = 0;
+    offsets_.assign(L + 1, 0);
+    for (std::size_t l = 0; l < L; ++l) {
+        count += double(sizes_[l + 1]) * double(sizes_[l]) + double(sizes_[l + 1]);
+        if (count > max_count)
+            throw std::invalid_argument("layer_sizes: " + std::to_string(count) +
+                                        " parameters cannot be addressed");
+        offsets_[l + 1] = offsets_[l] + sizes_[l + 1] * sizes_[l] + sizes_[l + 1];
+    }
+    const double bytes = 2.0 * count * sizeof(T);  // parameters + gradients
+    const double mem = physical_memory_bytes();
+    if (mem > 0 && bytes > mem)
+        throw std::invalid_argument("layer_sizes: " + std::to_string(std::size_t(count)) +
+                                    " parameters need " + std::to_string(bytes / 1e9) +
+                                    " GB, more than this machine's " + std::to_string(mem / 1e9) +
+                                    " GB of memory");
+    params_.assign(offsets_[L], T(0));
+    grads_.assign(offsets_[L], T(0));
+    init_params(seed);
+}
+
+namespace {
+std::vector<Activation> names_to_activations(std::size_t L, const std::string& hidden,
+                                             const std::string& output) {
+    std::vector<Activation> acts(L > 0 ? L - 1 : 0, activation_from_name(hidden));
+    acts.push_back(activation_from_name(output));
+    return acts;
+}
+}  // namespace
+
+template <class T>
+Network<T>::Network(std::vector<std::size_t> layer_sizes, const std::string& activation,
+                    const std::string& output_activation, const std::string& loss,
+                    std::uint64_t seed)
+    : Network(layer_sizes,
+              names_to_activations(layer_sizes.size() > 0 ? layer_sizes.size() - 1 : 0,
+                                   activation, output_activation),
+              loss_from_name(loss), seed) {}
+
+template <class T>
+std::size_t Network<T>::weight_offset(std::size_t l) const {
+    if (l >= num_layers())
+        throw std::out_of_range("layer index " + std::to_string(l) + " out of range, network has " +
+                                std::to_string(num_layers()) + " layers");
+    return offsets_[l];
+}
+
+template <class T>
+std::size_t Network<T>::bias_offset(std::size_t l) const {
+    return weight_offset(l) + sizes_[l + 1] * sizes_[l];
+}
+
+template <class T>
+void Network<T>::init_params(std::uint64_t seed) {
+    // Glorot uniform as scikit-learn: bound = sqrt(f / (fan_in + fan_out)), f = 2 for a
+    // sigmoid layer and 6 otherwise; W and b both drawn from U(−bound, bound).
+    detail::Rng rng(seed);
+    for (std::size_t l = 0; l < num_layers(); ++l) {
+        const double f = acts_[l] == Activation::sigmoid ? 2.0 : 6.0;
+        const double bound = std::sqrt(f / double(sizes_[l] + sizes_[l + 1]));
+        T* p = params_.data() + offsets_[l];
+        const std::size_t count = offsets_[l + 1] - offsets_[l];
+        for (std::size_t i = 0; i < count; ++i) p[i] = T((2.0 * rng.uniform() - 1.0) * bound);
+    }
+    state_ = TrainState{};
+}
+
+template <class T>
+void Network<T>::check_finite(const char* name, const T* data, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (!std::isfinite(data[i]))
+            throw std::invalid_argument(std::string(name) + ": expected finite values, found " +
+                                        (std::isnan(data[i]) ? "NaN" : "inf") + " at flat index " +
+                                        std::to_string(i));
+}
+
+// ---------------------------------------------------------------- forward
+
+namespace {
+
+// Z (n, n_out) = A_prev (n, n_in) Wᵀ + 1 bᵀ   then   A = σ(Z) (A may alias Z).
+template <class T>
+void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activation act,
+                   std::size_t n, std::size_t n_in, std::size_t n_out) {
+    // a_prev (n, n_in), W (n_out, n_in), b (n_out), z and a (n, n_out)
+    for (std::size_t i = 0; i < n; ++i) std::copy(b, b + n_out, z + i * n_out);
+    gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out);
+    activation_forward(act, a, z, n, n_out, n_out);
+}
+
+}  // namespace
+
+template <class T>
+void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) const {
+    for (std::size_t l = 0; l < num_layers(); ++l)
+        dense_forward(z[l], a[l], l == 0 ? X : a[l - 1], weights(l), biases(l), acts_[l], n,
+                      sizes_[l], sizes_[l + 1]);
+}
+
+template <class T>
+void Network<T>::predict(const T* X, std::size_t n, T* out) const {
+    // Works through X in chunks of rows with a per-thread scratch buffer (two layers wide),
+    // so memory stays small for any n and concurrent calls never share a workspace.
+    constexpr std::size_t chunk = 256;
+    std::size_t width = 0;
+    for (std::size_t l = 1; l + 1 < sizes_.size(); ++l) width = std::max(width, sizes_[l]);
+    thread_local std::vector<T> scratch;
+    const std::size_t need = 2 * chunk * width;
+    if (scratch.size() < need) scratch.resize(need);
+    const std::size_t L = num_layers();
+    for (std::size_t r0 = 0; r0 < n; r0 += chunk) {
+        const std::size_t rows = std::min(chunk, n - r0);
+        const T* in = X + r0 * sizes_[0];
+        for (std::size_t l = 0; l < L; ++l) {
+            T* dst = l + 1 == L ? out + r0 * sizes_[L] : scratch.data() + (l % 2) * chunk * width;
+            dense_forward(dst, dst, in, weights(l), biases(l), acts_[l], rows, sizes_[l],
+                          sizes_[l + 1]);
+            in = dst;
+        }
+    }
+}
+
+template <class T>
+std::vector<T> Network<T>::predict(const std::vector<T>& X) const {
+    if (X.size() % n_inputs() != 0)
+        throw std::invalid_argument("predict: X has " + std::to_string(X.size()) +
+                                    " values, expected a multiple of " + std::to_string(n_inputs()) +
+                                    " (layer_sizes[0])");
+    const std::size_t n = X.size() / n_inputs();
+    std::vector<T> out(n * n_outputs());
+    predict(X.data(), n, out.data());
+    return out;
+}
+
+// ---------------------------------------------------------------- loss and backward
+
+namespace {
+
+template <class T>
+double weight_sum(const T* w, std::size_t n) {
+    if (!w) return double(n);
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) s += w[i];
+    return s;
+}
+
+}  // namespace
+
+template <class T>
+double Network<T>::loss(const T* X, const T* Y, std::size_t n, const T* w, double alpha) const {
+    std::vector<T> out(n * n_outputs());
+    predict(X, n, out.data());
+    const double n_eff = weight_sum(w, n);
+    double c = loss_sum(loss_, out.data(), Y, w, n, n_outputs()) / n_eff;
+    if (alpha != 0) {
+        double sq = 0;
+        for (std::size_t l = 0; l < num_layers(); ++l) {
+            const T* W = weights(l);
+            for (std::size_t i = 0; i < sizes_[l + 1] * sizes_[l]; ++i) sq += double(W[i]) * W[i];
+        }
+        c += alpha / (2.0 * n_eff) * sq;
+    }
+    return c;
+}
+
+template <class T>
+double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
+                            T* const* delta, T* grad, const T* w, double alpha) const {
+    const std::size_t L = num_layers();
+    const double n_eff = weight_sum(w, n);
+    const T scale = T(1.0 / n_eff);
+    double c = loss_sum(loss_, a[L - 1], Y, w, n, n_outputs()) / n_eff;
+    // δ^(L) = ∇_a C ⊙ σ'(z^(L)), fused with the loss (one row per sample)
+    loss_delta(loss_, acts_[L - 1], delta[L - 1], z[L - 1], a[L - 1], Y, w, n, n_outputs());
+    double sq = 0;
+    for (std::size_t l = L; l-- > 0;) {
+        const std::size_t n_in = sizes_[l], n_out = sizes_[l + 1];
+        const T* a_prev = l == 0 ? X : a[l - 1];
+        T* dW = grad + offsets_[l];
+        T* db = dW + n_out * n_in;
+        // ∂C/∂W_l = (1/n) Δ_lᵀ A_{l−1}:  delta (n, n_out), a_prev (n, n_in), dW (n_out, n_in)
+        gemm<T>(Trans::T, Trans::N, n_out, n_in, n, scale, delta[l], n_out, a_prev, n_in, T(0),
+                dW, n_in);
+        if (alpha != 0) {
+            const T* W = weights(l);
+            const T k = T(alpha / n_eff);
+            for (std::size_t i = 0; i < n_out * n_in; ++i) {
+                dW[i] += k * W[i];
+                sq += double(W[i]) * W[i];
+            }
+        }
+        // ∂C/∂b_l = (1/n) Σ_rows Δ_l
+        std::fill(db, db + n_out, T(0));
+        for (std::size_t i = 0; i < n; ++i) {
+            const T* d = delta[l] + i * n_out;
+            for (std::size_t j = 0; j < n_out; ++j) db[j] += d[j];
+        }
+        for (std::size_t j = 0; j < n_out; ++j) db[j] *= scale;
+        if (l > 0) {
+            // Δ_{l−1} = (Δ_l W_l) ⊙ σ'(Z_{l−1}):  delta (n, n_out), W (n_out, n_in)
+            gemm<T>(Trans::N, Trans::N, n, n_in, n_out, T(1), delta[l], n_out, weights(l), n_in,
+                    T(0), delta[l - 1], n_in);
+            activation_backward(acts_[l - 1], delta[l - 1], z[l - 1], a[l - 1], n, n_in, n_in);
+        }
+    }
+    if (alpha != 0) c += alpha / (2.0 * n_eff) * sq;
+    return c;
+}
+
+// ---------------------------------------------------------------- training
+
+namespace {
+
+enum class Opt { sgd, adam };
+
+Opt parse_optimizer(const std::string& name) {
+    if (name == "sgd") return Opt::sgd;
+    if (name == "adam") return Opt::adam;
+    throw std::invalid_argument("optimizer: unknown name '" + name + "', expected one of sgd, adam");
+}
+
+void check_options(const FitOptions& o) {
+    auto bad = [](const std::string& what, double v) {
+        throw std::invalid_argument(what + ", got " + std::to_string(v));
+    };
+    if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
+        bad("learning_rate: expected a finite value > 0", o.learning_rate);
+    if (o.epochs < 1) bad("epochs: expected at least 1", double(o.epochs));
+    if (!(o.alpha >= 0) || !std::isfinite(o.alpha)) bad("alpha: expected a finite value >= 0", o.alpha);
+    if (!(o.momentum >= 0 && o.momentum <= 1)) bad("momentum: expected a value in [0, 1]", o.momentum);
+    if (!(o.beta_1 >= 0 && o.beta_1 < 1)) bad("beta_1: expected a value in [0, 1)", o.beta_1);
+    if (!(o.beta_2 >= 0 && o.beta_2 < 1)) bad("beta_2: expected a value in [0, 1)", o.beta_2);
+    if (!(o.epsilon > 0)) bad("epsilon: expected a value > 0", o.epsilon);
+}
+
+}  // namespace
+
+template <class T>
+History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions& o, const T* w) {
+    // Everything is checked before any weight changes.
+    const Opt opt = parse_optimizer(o.optimizer);
+    check_options(o);
+    if (n == 0) throw std::invalid_argument("fit: X has 0 rows, expected at least 1");
+    check_finite("X", X, n * n_inputs());
+    check_finite("y", Y, n * n_outputs());
+    if (w) {
+        check_finite("sample_weight", w, n);
+        double s = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (w[i] < 0)
+                throw std::invalid_argument("sample_weight: expected values >= 0, got " +
+                                            std::to_string(double(w[i])) + " at index " +
+                                            std::to_string(i));
+            s += w[i];
+        }
+        if (!(s > 0)) throw std::invalid_argument("sample_weight: expected a positive sum, got 0");
+    }
+
+    const std::size_t L = num_layers(), np = num_params();
+    const std::size_t B = o.batch_size == 0 ? n : std::min(o.batch_size, n);
+    const std::size_t n0 = n_inputs(), nL = n_outputs();
+
+    // Workspaces, sized once: Z_l, A_l, Δ_l for B rows; gathered batch rows when shuffling.
+    std::vector<T> zbuf, abuf, dbuf;
+    std::vector<T*> z(L), a(L), d(L);
+    std::size_t total = 0;
+    for (std::size_t l = 0; l < L; ++l) total += B * sizes_[l + 1];
+    zbuf.resize(total), abuf.resize(total), dbuf.resize(total);
+    for (std::size_t l = 0, off = 0; l < L; off += B * sizes_[l + 1], ++l)
+        z[l] = zbuf.data() + off, a[l] = abuf.data() + off, d[l] = dbuf.data() + off;
+    const bool gather = o.shuffle && B < n;
+    std::vector<T> xb(gather ? B * n0 : 0), yb(gather ? B * nL : 0), wb(gather && w ? B : 0);
+    std::vector<std::size_t> perm(gather ? n : 0);
+    for (std::size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    std::vector<T> snapshot(np);
+    detail::Rng rng(o.seed);
+
+    // Optimizer state: continued when the previous fit used the same optimizer.
+    TrainState& s = state_;
+    if (s.optimizer != o.optimizer || s.velocity.size() + s.m.size() == 0) {
+        s = TrainState{};
+        s.optimizer = o.optimizer;
+        if (opt == Opt::sgd) s.velocity.assign(np, 0.0);
+        else s.m.assign(np, 0.0), s.v.assign(np, 0.0);
+    }
+
+    History h;
+    T* theta = params_.data();
+    T* g = grads_.data();
+    const double lr = o.learning_rate;
+    for (std::size_t epoch = 1; epoch <= o.epochs; ++epoch) {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::copy(theta, theta + np, snapshot.begin());
+        if (gather)
+            for (std::size_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+        double epoch_loss = 0, epoch_weight = 0;
+        bool bad = false, stop = false;
+        for (std::size_t start = 0; start < n; start += B) {
+            const std::size_t m = std::min(B, n - start);
+            const T *xp = X + start * n0, *yp = Y + start * nL, *wp = w ? w + start : nullptr;
+            if (gather) {
+                for (std::size_t i = 0; i < m; ++i) {
+                    const std::size_t r = perm[start + i];
+                    std::copy(X + r * n0, X + (r + 1) * n0, xb.data() + i * n0);
+                    std::copy(Y + r * nL, Y + (r + 1) * nL, yb.data() + i * nL);
+                    if (w) wb[i] = w[r];
+                }
+                xp = xb.data(), yp = yb.data(), wp = w ? wb.data() : nullptr;
+            }
+            forward(xp, m, z.data(), a.data());
+            const double c = backward(xp, yp, m, z.data(), a.data(), d.data(), g, wp, o.alpha);
+            if (!std::isfinite(c)) {
+                bad = true;
+                break;
+            }
+            const double bw = wp ? weight_sum(wp, m) : double(m);
+            epoch_loss += c * bw, epoch_weight += bw;
+            // One optimizer step over the flat buffers.
+            if (opt == Opt::sgd) {
+                double* v = s.velocity.data();
+                const double mu = o.momentum;
+                if (mu == 0) {
+                    for (std::size_t i = 0; i < np; ++i) theta[i] -= T(lr * g[i]);
+                } else if (o.nesterovs_momentum) {
+                    for (std::size_t i = 0; i < np; ++i) {
+                        v[i] = mu * v[i] - lr * g[i];
+                        theta[i] += T(mu * v[i] - lr * g[i]);
+                    }
+                } else {
+                    for (std::size_t i = 0; i < np; ++i) {
+                        v[i] = mu * v[i] - lr * g[i];
+                        theta[i] += T(v[i]);
+                    }
+                }
+            } else {
+                double *m1 = s.m.data(), *m2 = s.v.data();
+                const double b1 = o.beta_1, b2 = o.beta_2;
+                ++s.t;
+                const double lr_t = lr * std::sqrt(1 - std::pow(b2, double(s.t))) /
+                                    (1 - std::pow(b1, double(s.t)));
+                for (std::size_t i = 0; i < np; ++i) {
+                    m1[i] = b1 * m1[i] + (1 - b1) * g[i];
+                    m2[i] = b2 * m2[i] + (1 - b2) * double(g[i]) * g[i];
+                    theta[i] -= T(lr_t * m1[i] / (std::sqrt(m2[i]) + o.epsilon));
+                }
+            }
+            if (o.should_stop && o.should_stop()) {
+                stop = true;
+                break;
+            }
+        }
+        if (!bad)
+            for (std::size_t i = 0; i < np && !bad; ++i) bad = !std::isfinite(theta[i]);
+        if (bad) {
+            std::copy(snapshot.begin(), snapshot.end(), theta);
+            h.diverged = true;
+            h.message = "training diverged: the loss became non-finite in epoch " +
+                        std::to_string(epoch) + "; the weights from the start of that epoch were " +
+                        "kept; try a smaller learning_rate (it was " + std::to_string(lr) + ")";
+            break;
+        }
+        if (stop) {
+            h.interrupted = true;
+            h.message = "training interrupted in epoch " + std::to_string(epoch) +
+                        "; the weights after the last finished batch were kept";
+            break;
+        }
+        EpochRecord rec;
+        rec.epoch = epoch;
+        rec.loss = epoch_loss / epoch_weight;
+        rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        h.loss.push_back(rec.loss);
+        h.seconds.push_back(rec.seconds);
+        h.epochs_run = epoch;
+        if (o.on_epoch && !o.on_epoch(rec)) {
+            h.stopped_by_callback = true;
+            h.message = "training stopped by the callback after epoch " + std::to_string(epoch);
+            break;
+        }
+    }
+    return h;
+}
+
+// ---------------------------------------------------------------- model files
+
+template <class T>
+ModelData Network<T>::to_model() const {
+    ModelData m;
+    m.dtype = sizeof(T) == 4 ? DType::float32 : DType::float64;
+    m.layer_sizes.assign(sizes_.begin(), sizes_.end());
+    for (Activation act : acts_) m.activations.emplace_back(activation_name(act));
+    m.loss = loss_name(loss_);
+    m.params.assign(params_.begin(), params_.end());
+    if (!state_.optimizer.empty()) {
+        m.metadata.emplace_back("optimizer", state_.optimizer);
+        m.metadata.emplace_back("adam_t", std::to_string(state_.t));
+        if (!state_.velocity.empty()) m.arrays.emplace_back("velocity", state_.velocity);
+        if (!state_.m.empty()) m.arrays.emplace_back("adam_m", state_.m);
+        if (!state_.v.empty()) m.arrays.emplace_back("adam_v", state_.v);
+    }
+    return m;
+}
+
+template <class T>
+Network<T> Network<T>::from_model(const ModelData& m) {
+    const DType want = sizeof(T) == 4 ? DType::float32 : DType::float64;
+    if (m.dtype != want)
+        throw ModelFormatError(std::string("model: dtype is ") +
+                               (m.dtype == DType::float32 ? "float32" : "float64") + ", expected " +
+                               (want == DType::float32 ? "float32" : "float64"));
+    std::vector<std::size_t> sizes(m.layer_sizes.begin(), m.layer_sizes.end());
+    std::vector<Activation> acts;
+    for (const auto& name : m.activations) acts.push_back(activation_from_name(name));
+    Network<T> net(sizes, acts, loss_from_name(m.loss), 0);
+    if (m.params.size() != net.num_params())
+        throw ModelFormatError("model: " + std::to_string(m.params.size()) +
+                               " parameters, expected " + std::to_string(net.num_params()) +
+                               " for these layer sizes");
+    std::copy(m.params.begin(), m.params.end(), net.params_.begin());
+    for (const auto& kv : m.metadata) {
+        if (kv.first == "optimizer") net.state_.optimizer = kv.second;
+        if (kv.first == "adam_t") {
+            char* end = nullptr;
+            net.state_.t = std::strtoull(kv.second.c_str(), &end, 10);
+            if (kv.second.empty() || *end != '\0')
+                throw ModelFormatError("model: metadata 'adam_t' is '" + kv.second +
+                                       "', expected an integer");
+        }
+    }
+    for (const auto& arr : m.arrays) {
+        std::vector<double>* dst = arr.first == "velocity" ? &net.state_.velocity
+                                   : arr.first == "adam_m" ? &net.state_.m
+                                   : arr.first == "adam_v" ? &net.state_.v
+                                                           : nullptr;
+        if (!dst) continue;
+        if (arr.second.size() != net.num_params())
+            throw ModelFormatError("model: array '" + arr.first + "' has " +
+                                   std::to_string(arr.second.size()) + " values, expected " +
+                                   std::to_string(net.num_params()));
+        *dst = arr.second;
+    }
+    return net;
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace bpnet

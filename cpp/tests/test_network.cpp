@@ -1,0 +1,202 @@
+// Network<T>: backpropagation against central finite differences, gradient descent against
+// least squares, and bad input that must throw.
+#include <bpnet/bpnet.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "rng.hpp"
+#include "test_util.hpp"
+
+using bpnet::Activation;
+using bpnet::Loss;
+using bpnet::Network;
+
+namespace {
+
+std::vector<double> random_vec(std::size_t n, std::uint64_t seed, double lo = -1, double hi = 1) {
+    bpnet::detail::Rng rng(seed);
+    std::vector<double> v(n);
+    for (auto& x : v) x = lo + (hi - lo) * rng.uniform();
+    return v;
+}
+
+// Runs forward + backward and returns the analytic gradient.
+std::vector<double> analytic_grad(const Network<double>& net, const std::vector<double>& X,
+                                  const std::vector<double>& Y, std::size_t n, double alpha) {
+    const std::size_t L = net.num_layers();
+    std::vector<std::vector<double>> z(L), a(L), d(L);
+    std::vector<double*> zp(L), ap(L), dp(L);
+    for (std::size_t l = 0; l < L; ++l) {
+        z[l].resize(n * net.layer_sizes()[l + 1]);
+        a[l].resize(z[l].size());
+        d[l].resize(z[l].size());
+        zp[l] = z[l].data(), ap[l] = a[l].data(), dp[l] = d[l].data();
+    }
+    std::vector<double> g(net.num_params());
+    net.forward(X.data(), n, zp.data(), ap.data());
+    net.backward(X.data(), Y.data(), n, zp.data(), ap.data(), dp.data(), g.data(), nullptr, alpha);
+    return g;
+}
+
+void gradcheck(std::vector<std::size_t> sizes, std::vector<Activation> acts, Loss loss,
+               double alpha = 0) {
+    Network<double> net(sizes, acts, loss, 7);
+    const std::size_t n = 5, m = sizes.back();
+    auto X = random_vec(n * sizes[0], 1);
+    auto Y = random_vec(n * m, 2, 0.05, 0.95);
+    if (loss == Loss::cross_entropy)  // one-hot targets
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < m; ++j) Y[i * m + j] = j == i % m ? 1.0 : 0.0;
+    if (loss == Loss::poisson)
+        for (auto& y : Y) y *= 3;
+    const auto g = analytic_grad(net, X, Y, n, alpha);
+    // Error relative to the largest gradient entry (entries near zero make per-entry ratios noise).
+    double worst = 0, scale = 1e-8;
+    for (double v : g) scale = std::max(scale, std::fabs(v));
+    for (std::size_t i = 0; i < net.num_params(); ++i) {
+        const double keep = net.params()[i], h = 1e-6;
+        net.params()[i] = keep + h;
+        const double cp = net.loss(X.data(), Y.data(), n, nullptr, alpha);
+        net.params()[i] = keep - h;
+        const double cm = net.loss(X.data(), Y.data(), n, nullptr, alpha);
+        net.params()[i] = keep;
+        const double num = (cp - cm) / (2 * h);
+        worst = std::max(worst, std::fabs(num - g[i]) / scale);
+    }
+    CHECK_MSG(worst < 1e-6, std::string("gradcheck ") + bpnet::loss_name(loss) + "/" +
+                                bpnet::activation_name(acts.back()) + ": max rel error " +
+                                std::to_string(worst));
+}
+
+}  // namespace
+
+TEST_CASE("backward matches central differences for every activation and loss") {
+    const Activation hidden[] = {Activation::identity, Activation::sigmoid, Activation::tanh,
+                                 Activation::relu, Activation::leaky_relu};
+    for (Activation h : hidden) {
+        gradcheck({3, 4, 2}, {h, Activation::identity}, Loss::squared_error);
+        gradcheck({3, 4, 3, 2}, {h, h, Activation::sigmoid}, Loss::half_squared_error, 0.3);
+    }
+    gradcheck({3, 4, 1}, {Activation::tanh, Activation::sigmoid}, Loss::binary_cross_entropy);
+    gradcheck({3, 4, 3}, {Activation::tanh, Activation::softmax}, Loss::cross_entropy);
+    gradcheck({3, 4, 3}, {Activation::tanh, Activation::softmax}, Loss::squared_error);
+    gradcheck({3, 2}, {Activation::exp}, Loss::poisson);
+}
+
+TEST_CASE("gradient descent on a network without hidden layers reaches least squares") {
+    // y = X β + c + noise with 3 features; normal equations solved by Gaussian elimination.
+    const std::size_t n = 200, p = 3;
+    auto X = random_vec(n * p, 11);
+    auto noise = random_vec(n, 12, -0.1, 0.1);
+    const double beta[3] = {2.0, -1.0, 0.5}, c = 1.0;
+    std::vector<double> Y(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        Y[i] = c + noise[i];
+        for (std::size_t j = 0; j < p; ++j) Y[i] += beta[j] * X[i * p + j];
+    }
+    // Augmented normal equations [X 1]ᵀ[X 1] θ = [X 1]ᵀ y
+    const std::size_t q = p + 1;
+    std::vector<double> A(q * (q + 1), 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+        double row[4] = {X[i * p], X[i * p + 1], X[i * p + 2], 1.0};
+        for (std::size_t r = 0; r < q; ++r) {
+            for (std::size_t s = 0; s < q; ++s) A[r * (q + 1) + s] += row[r] * row[s];
+            A[r * (q + 1) + q] += row[r] * Y[i];
+        }
+    }
+    for (std::size_t k = 0; k < q; ++k)
+        for (std::size_t r = k + 1; r < q; ++r) {
+            const double f = A[r * (q + 1) + k] / A[k * (q + 1) + k];
+            for (std::size_t s = k; s <= q; ++s) A[r * (q + 1) + s] -= f * A[k * (q + 1) + s];
+        }
+    std::vector<double> theta(q);
+    for (std::size_t k = q; k-- > 0;) {
+        double s = A[k * (q + 1) + q];
+        for (std::size_t j = k + 1; j < q; ++j) s -= A[k * (q + 1) + j] * theta[j];
+        theta[k] = s / A[k * (q + 1) + k];
+    }
+
+    Network<double> net({p, 1}, {Activation::identity}, Loss::squared_error, 3);
+    bpnet::FitOptions o;
+    o.learning_rate = 0.5;
+    o.epochs = 3000;
+    o.batch_size = 0;  // full batch
+    auto h = net.fit(X.data(), Y.data(), n, o);
+    CHECK(h.epochs_run == 3000);
+    for (std::size_t j = 0; j < p; ++j) CHECK_NEAR(net.weights(0)[j], theta[j], 1e-6);
+    CHECK_NEAR(net.biases(0)[0], theta[p], 1e-6);
+}
+
+TEST_CASE("float network learns sin(x) with one hidden layer") {
+    const std::size_t n = 64;
+    std::vector<float> X(n), Y(n);
+    for (std::size_t i = 0; i < n; ++i) X[i] = -3.0f + 6.0f * i / (n - 1), Y[i] = std::sin(X[i]);
+    Network<float> net({1, 8, 1}, "sigmoid", "identity", "squared_error", 5);
+    bpnet::FitOptions o;
+    o.learning_rate = 0.1;
+    o.epochs = 2000;
+    o.batch_size = 8;
+    o.seed = 1;
+    auto h = net.fit(X.data(), Y.data(), n, o);
+    CHECK_MSG(h.loss.back() < h.loss.front() / 20, "loss " + std::to_string(h.loss.front()) +
+                                                       " -> " + std::to_string(h.loss.back()));
+}
+
+TEST_CASE("bad construction and training arguments throw std::invalid_argument") {
+    using V = std::vector<std::size_t>;
+    CHECK_THROWS_AS(Network<double>(V{3}, "relu"), std::invalid_argument);
+    CHECK_THROWS_AS(Network<double>(V{3, 0, 1}, "relu"), std::invalid_argument);
+    CHECK_THROWS_AS(Network<double>(V{3, 2, 1}, "nope"), std::invalid_argument);
+    CHECK_THROWS_AS(Network<double>(V{3, 2, 1}, "softmax"), std::invalid_argument);
+    CHECK_THROWS_AS(Network<double>(V{3, 2, 1}, "relu", "identity", "cross_entropy"),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(Network<double>(V{3, 2, 1}, "relu", "identity", "what"),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(Network<double>(V{3, 1000000000, 1000000000, 1}, "relu"),
+                    std::invalid_argument);
+
+    Network<double> net({2, 3, 1}, "tanh");
+    const std::vector<double> before(net.params(), net.params() + net.num_params());
+    std::vector<double> X = {1, 2, 3, 4}, Y = {1, 2};
+    bpnet::FitOptions o;
+    o.learning_rate = -1;
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 2, o), std::invalid_argument);
+    o.learning_rate = 0.1;
+    o.epochs = 0;
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 2, o), std::invalid_argument);
+    o.epochs = 1;
+    o.optimizer = "rmsprop";
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 2, o), std::invalid_argument);
+    o.optimizer = "sgd";
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 0, o), std::invalid_argument);
+    X[3] = std::nan("");
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 2, o), std::invalid_argument);
+    X[3] = 4;
+    Y[1] = INFINITY;
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 2, o), std::invalid_argument);
+    CHECK(std::equal(before.begin(), before.end(), net.params()));
+    CHECK_THROWS_AS(net.predict(std::vector<double>{1, 2, 3}), std::invalid_argument);
+}
+
+TEST_CASE("a diverging fit stops with finite weights") {
+    Network<double> net({1, 1}, {Activation::identity}, Loss::squared_error, 1);
+    std::vector<double> X = {1e3, -2e3, 3e3}, Y = {1, 2, 3};
+    bpnet::FitOptions o;
+    o.learning_rate = 10;
+    o.epochs = 50;
+    auto h = net.fit(X.data(), Y.data(), 3, o);
+    CHECK(h.diverged);
+    CHECK(!h.message.empty());
+    for (std::size_t i = 0; i < net.num_params(); ++i) CHECK(std::isfinite(net.params()[i]));
+}
+
+TEST_CASE("same seed, same weights") {
+    Network<float> a({4, 5, 2}, "relu", "identity", "squared_error", 42);
+    Network<float> b({4, 5, 2}, "relu", "identity", "squared_error", 42);
+    Network<float> c({4, 5, 2}, "relu", "identity", "squared_error", 43);
+    CHECK(std::equal(a.params(), a.params() + a.num_params(), b.params()));
+    CHECK(!std::equal(a.params(), a.params() + a.num_params(), c.params()));
+}
+
+TEST_MAIN()
