@@ -2,6 +2,7 @@
 // (specification: docs/model-format.md).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -23,6 +24,29 @@ public:
 };
 
 enum class DType : std::uint8_t { float32 = 1, float64 = 2 };
+
+// The format version encode_model writes; decode_model reads this version only.
+inline constexpr std::uint32_t model_format_version = 1;
+
+// Limits decode_model enforces (encode_model refuses to write past them). Every count is
+// also checked against the bytes left in the file before anything is allocated.
+namespace model_limits {
+inline constexpr std::uint64_t max_layers = 4096;            // L (entries of layer_sizes - 1)
+inline constexpr std::uint64_t max_layer_size = 1ull << 32;  // each n_l
+inline constexpr std::uint32_t max_name_bytes = 255;         // activation, loss, array name, key
+inline constexpr std::uint32_t max_value_bytes = 1u << 24;   // one metadata value (16 MiB)
+inline constexpr std::uint32_t max_arrays = 256;             // named arrays
+inline constexpr std::uint32_t max_metadata = 65536;         // metadata entries
+}  // namespace model_limits
+
+// Size in bytes of one parameter on disk (4 or 8); throws ModelFormatError for other values.
+std::size_t dtype_size(DType dtype);
+// "float32" / "float64".
+const char* dtype_name(DType dtype);
+
+// CRC-32 (IEEE 802.3, the one zlib.crc32 computes) of size bytes, continuing from crc.
+// The model file's checksum; exposed so tests and tools can build or repair files.
+std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
 
 // Everything a model file holds. Values are held as double in memory; a float32 model
 // converts them to float on disk (float -> double -> float is exact, so nothing is lost).
