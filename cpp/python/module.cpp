@@ -1,0 +1,311 @@
+// bpnet._core: the pybind11 binding (the only binding code). Thin: unpacks NumPy arrays
+// without copying when they are C-contiguous and of the network's dtype, checks shapes so C++
+// never reads out of bounds, releases the GIL while C++ computes, and maps exceptions
+// (std::invalid_argument -> ValueError, std::bad_alloc -> MemoryError,
+// bpnet::FileNotFoundError -> FileNotFoundError).
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <optional>
+#include <string_view>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <bpnet/bpnet.hpp>
+
+#include "kernels/gemm.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace {
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+template <class T>
+const char* dtype_name() {
+    return sizeof(T) == 4 ? "float32" : "float64";
+}
+
+std::string shape_of(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    if (a.ndim() == 1) s += ",";
+    return s + ")";
+}
+
+// Checks that arr is (rows, cols) (rows = -1: any); returns the number of rows.
+template <class T>
+std::size_t check_2d(const CArray<T>& arr, const char* name, py::ssize_t rows, std::size_t cols,
+                     const char* cols_from) {
+    if (arr.ndim() != 2)
+        throw std::invalid_argument(std::string(name) + ": expected a 2-D array, got shape " +
+                                    shape_of(arr));
+    if (std::size_t(arr.shape(1)) != cols)
+        throw std::invalid_argument(std::string(name) + " has " + std::to_string(arr.shape(1)) +
+                                    " columns, expected " + std::to_string(cols) + " (" +
+                                    cols_from + ")");
+    if (rows >= 0 && arr.shape(0) != rows)
+        throw std::invalid_argument(std::string(name) + " has " + std::to_string(arr.shape(0)) +
+                                    " rows, expected " + std::to_string(rows) +
+                                    " (the rows of X)");
+    return std::size_t(arr.shape(0));
+}
+
+template <class T>
+py::array_t<T> new_array(std::size_t rows, std::size_t cols) {
+    return py::array_t<T>({py::ssize_t(rows), py::ssize_t(cols)});
+}
+
+// Layer buffers for forward/backward, allocated as NumPy arrays that C++ writes into.
+template <class T>
+struct LayerArrays {
+    std::vector<py::array_t<T>> arrays;
+    std::vector<T*> ptrs;
+    LayerArrays(const bpnet::Network<T>& net, std::size_t n) {
+        for (std::size_t l = 0; l < net.num_layers(); ++l) {
+            arrays.push_back(new_array<T>(n, net.layer_sizes()[l + 1]));
+            ptrs.push_back(arrays.back().mutable_data());
+        }
+    }
+    py::list list() const {
+        py::list out;
+        for (const auto& a : arrays) out.append(a);
+        return out;
+    }
+};
+
+template <class T>
+void bind_network(py::module_& m, const char* cls) {
+    using Net = bpnet::Network<T>;
+    py::class_<Net>(m, cls)
+        .def(py::init([](std::vector<std::size_t> sizes, std::vector<std::string> acts,
+                         const std::string& loss, std::uint64_t seed) {
+                 std::vector<bpnet::Activation> a;
+                 for (const auto& s : acts) a.push_back(bpnet::activation_from_name(s));
+                 return Net(std::move(sizes), std::move(a), bpnet::loss_from_name(loss), seed);
+             }),
+             "layer_sizes"_a, "activations"_a, "loss"_a, "seed"_a)
+        .def_property_readonly("layer_sizes", &Net::layer_sizes)
+        .def_property_readonly("activations",
+                               [](const Net& n) {
+                                   std::vector<std::string> out;
+                                   for (auto a : n.activations()) out.push_back(bpnet::activation_name(a));
+                                   return out;
+                               })
+        .def_property_readonly("loss_name", [](const Net& n) { return bpnet::loss_name(n.loss_kind()); })
+        .def_property_readonly("dtype", [](const Net&) { return dtype_name<T>(); })
+        .def_property_readonly("num_params", &Net::num_params)
+        .def("weight_offset", &Net::weight_offset)
+        .def("bias_offset", &Net::bias_offset)
+        // Writable 1-D views into the flat buffers; the base object keeps the network alive.
+        .def_property_readonly("params",
+                               [](py::object self) {
+                                   Net& n = self.cast<Net&>();
+                                   return py::array_t<T>({py::ssize_t(n.num_params())}, {py::ssize_t(sizeof(T))},
+                                                         n.params(), self);
+                               })
+        .def_property_readonly("grads",
+                               [](py::object self) {
+                                   Net& n = self.cast<Net&>();
+                                   return py::array_t<T>({py::ssize_t(n.num_params())}, {py::ssize_t(sizeof(T))},
+                                                         n.grads(), self);
+                               })
+        .def("init_params", &Net::init_params, "seed"_a)
+        .def("predict",
+             [](const Net& net, const CArray<T>& X) {
+                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
+                 auto out = new_array<T>(n, net.n_outputs());
+                 const T* x = X.data();
+                 T* o = out.mutable_data();
+                 {
+                     py::gil_scoped_release release;
+                     Net::check_finite("X", x, n * net.n_inputs());
+                     net.predict(x, n, o);
+                 }
+                 return out;
+             },
+             "X"_a)
+        .def("forward",
+             [](const Net& net, const CArray<T>& X) {
+                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
+                 LayerArrays<T> z(net, n), a(net, n);
+                 const T* x = X.data();
+                 {
+                     py::gil_scoped_release release;
+                     Net::check_finite("X", x, n * net.n_inputs());
+                     net.forward(x, n, z.ptrs.data(), a.ptrs.data());
+                 }
+                 return py::make_tuple(X, z.list(), a.list());
+             },
+             "X"_a)
+        .def("backward",
+             [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
+                double alpha) {
+                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
+                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
+                 const T* wp = nullptr;
+                 if (w) {
+                     if (w->ndim() != 1 || std::size_t(w->shape(0)) != n)
+                         throw std::invalid_argument("sample_weight: expected shape (" + std::to_string(n) +
+                                                     ",), got " + shape_of(*w));
+                     wp = w->data();
+                 }
+                 LayerArrays<T> z(net, n), a(net, n), d(net, n);
+                 py::array_t<T> grad({py::ssize_t(net.num_params())});
+                 const T *x = X.data(), *y = Y.data();
+                 T* g = grad.mutable_data();
+                 double c;
+                 {
+                     py::gil_scoped_release release;
+                     Net::check_finite("X", x, n * net.n_inputs());
+                     Net::check_finite("y", y, n * net.n_outputs());
+                     net.forward(x, n, z.ptrs.data(), a.ptrs.data());
+                     c = net.backward(x, y, n, z.ptrs.data(), a.ptrs.data(), d.ptrs.data(), g, wp, alpha);
+                 }
+                 return py::make_tuple(c, grad, d.list(), z.list(), a.list());
+             },
+             "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
+        .def("loss",
+             [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
+                double alpha) {
+                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
+                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
+                 const T* wp = nullptr;
+                 if (w) {
+                     if (w->ndim() != 1 || std::size_t(w->shape(0)) != n)
+                         throw std::invalid_argument("sample_weight: expected shape (" + std::to_string(n) +
+                                                     ",), got " + shape_of(*w));
+                     wp = w->data();
+                 }
+                 const T *x = X.data(), *y = Y.data();
+                 py::gil_scoped_release release;
+                 Net::check_finite("X", x, n * net.n_inputs());
+                 Net::check_finite("y", y, n * net.n_outputs());
+                 return net.loss(x, y, n, wp, alpha);
+             },
+             "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
+        .def("fit",
+             [](Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
+                const std::string& optimizer, double learning_rate, std::size_t epochs,
+                std::size_t batch_size, bool shuffle, std::uint64_t seed, double alpha,
+                double momentum, bool nesterovs_momentum, double beta_1, double beta_2,
+                double epsilon, py::object callback) {
+                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
+                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
+                 const T* wp = nullptr;
+                 if (w) {
+                     if (w->ndim() != 1 || std::size_t(w->shape(0)) != n)
+                         throw std::invalid_argument("sample_weight: expected shape (" + std::to_string(n) +
+                                                     ",), got " + shape_of(*w));
+                     wp = w->data();
+                 }
+                 bpnet::FitOptions o;
+                 o.optimizer = optimizer;
+                 o.learning_rate = learning_rate;
+                 o.epochs = epochs;
+                 o.batch_size = batch_size;
+                 o.shuffle = shuffle;
+                 o.seed = seed;
+                 o.alpha = alpha;
+                 o.momentum = momentum;
+                 o.nesterovs_momentum = nesterovs_momentum;
+                 o.beta_1 = beta_1;
+                 o.beta_2 = beta_2;
+                 o.epsilon = epsilon;
+                 // A Python error raised in a callback or by a signal (Ctrl-C) stops training
+                 // and is re-raised once the GIL is back.
+                 std::optional<py::error_already_set> error;
+                 if (!callback.is_none()) {
+                     o.on_epoch = [&](const bpnet::EpochRecord& r) {
+                         py::gil_scoped_acquire acquire;
+                         try {
+                             py::object res = callback(py::dict("epoch"_a = r.epoch, "loss"_a = r.loss,
+                                                                "seconds"_a = r.seconds));
+                             return !(res.is(py::bool_(false)));
+                         } catch (py::error_already_set& e) {
+                             error.emplace(std::move(e));
+                             return false;
+                         }
+                     };
+                 }
+                 // Signals are checked at most every ~50 ms (counting batches first, so the
+                 // per-batch cost is an increment and a compare).
+                 std::size_t counter = 0;
+                 auto last = std::chrono::steady_clock::now();
+                 o.should_stop = [&]() {
+                     if (++counter % 64 != 0) return false;
+                     const auto now = std::chrono::steady_clock::now();
+                     if (now - last < std::chrono::milliseconds(50)) return false;
+                     last = now;
+                     py::gil_scoped_acquire acquire;
+                     if (PyErr_CheckSignals() != 0) {
+                         error.emplace();
+                         return true;
+                     }
+                     return false;
+                 };
+                 const T *x = X.data(), *y = Y.data();
+                 bpnet::History h;
+                 {
+                     py::gil_scoped_release release;
+                     h = net.fit(x, y, n, o, wp);
+                 }
+                 if (error) throw std::move(*error);
+                 return py::dict("loss"_a = h.loss, "seconds"_a = h.seconds, "epochs_run"_a = h.epochs_run,
+                                 "diverged"_a = h.diverged, "interrupted"_a = h.interrupted,
+                                 "stopped_by_callback"_a = h.stopped_by_callback, "message"_a = h.message);
+             },
+             "X"_a, "y"_a, "sample_weight"_a, "optimizer"_a, "learning_rate"_a, "epochs"_a,
+             "batch_size"_a, "shuffle"_a, "seed"_a, "alpha"_a, "momentum"_a, "nesterovs_momentum"_a,
+             "beta_1"_a, "beta_2"_a, "epsilon"_a, "callback"_a)
+        .def("to_bytes",
+             [](const Net& net) { return py::bytes(bpnet::encode_model(net.to_model())); })
+        .def("save",
+             [](const Net& net, const std::string& path) {
+                 auto model = net.to_model();
+                 py::gil_scoped_release release;
+                 bpnet::save_model(path, model);
+             },
+             "path"_a);
+}
+
+// Builds a network of the file's dtype from a decoded model.
+py::object network_from_model(const bpnet::ModelData& m) {
+    if (m.dtype == bpnet::DType::float32) return py::cast(bpnet::Network<float>::from_model(m));
+    return py::cast(bpnet::Network<double>::from_model(m));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "bpnet's C++ core (see the bpnet package for the documented API)";
+    m.attr("__version__") = BPNET_VERSION;
+    py::register_exception<bpnet::FileNotFoundError>(m, "FileNotFoundError", PyExc_FileNotFoundError);
+    py::register_exception<bpnet::ModelFormatError>(m, "ModelFormatError", PyExc_ValueError);
+
+    bind_network<float>(m, "Network32");
+    bind_network<double>(m, "Network64");
+
+    m.def("from_bytes", [](py::bytes data) {
+        std::string_view s = data;
+        return network_from_model(bpnet::decode_model(s.data(), s.size()));
+    });
+    m.def("load", [](const std::string& path) {
+        bpnet::ModelData model;
+        {
+            py::gil_scoped_release release;
+            model = bpnet::load_model(path);
+        }
+        return network_from_model(model);
+    });
+    m.def("set_num_threads", &bpnet::set_num_threads, "n"_a);
+    m.def("get_num_threads", &bpnet::num_threads);
+    m.def("openmp_enabled", &bpnet::openmp_enabled);
+    m.def("isa", &bpnet::kernels::isa_name);
+}

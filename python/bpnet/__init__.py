@@ -1,0 +1,39 @@
+"""bpnet: neural networks trained by backpropagation, with a fast C++ core.
+
+The core objects:
+
+- :class:`Network` — a multi-layer perceptron over one flat parameter buffer; ``forward``
+  keeps every layer's z and a, ``backward`` returns every δ and gradient, ``fit`` trains it.
+- :func:`gradcheck` — central finite differences against ``backward``, per layer.
+- :func:`load` — read a model file written by :meth:`Network.save` (or the C++ library).
+"""
+from __future__ import annotations
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - only without a build
+    raise ImportError(
+        "bpnet's C++ extension (bpnet._core) could not be imported: did you forget to "
+        "build it? Install the package with `pip install .` from the source tree. "
+        f"(original error: {exc})"
+    ) from exc
+
+from ._network import DivergenceWarning, Gradients, History, Network, Trace, load
+from ._gradcheck import GradcheckResult, gradcheck
+from ._threads import get_num_threads, set_num_threads
+
+__version__ = _core.__version__
+
+__all__ = [
+    "__version__",
+    "Network",
+    "Trace",
+    "Gradients",
+    "History",
+    "DivergenceWarning",
+    "load",
+    "gradcheck",
+    "GradcheckResult",
+    "get_num_threads",
+    "set_num_threads",
+]

@@ -1,0 +1,460 @@
+"""The Python face of the C++ ``Network<T>``: validation, NumPy views, results as objects.
+
+Arithmetic happens in C++ (``bpnet._core``); this module checks arguments, converts inputs
+at most once, and gives names to what comes back.
+"""
+from __future__ import annotations
+
+import operator
+import os
+import secrets
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+
+_CORE = {np.dtype(np.float32): _core.Network32, np.dtype(np.float64): _core.Network64}
+_ACTIVATIONS = ("identity", "sigmoid", "logistic", "tanh", "relu", "leaky_relu", "softmax", "exp")
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the loss became non-finite; the last finite weights were kept."""
+
+
+@dataclass
+class Trace:
+    """Every layer of one forward pass.
+
+    Attributes
+    ----------
+    z : list of ndarray
+        ``z[l]`` of shape (n_samples, n_{l+1}) is the weighted input Z_{l+1} = A_l Wᵀ + b.
+    a : list of ndarray
+        ``a[0]`` is X; ``a[l]`` of shape (n_samples, n_l) is σ_l(z[l-1]) for l >= 1.
+    """
+
+    z: List[np.ndarray]
+    a: List[np.ndarray]
+
+    @property
+    def output(self) -> np.ndarray:
+        """The network's output a^(L)."""
+        return self.a[-1]
+
+
+@dataclass
+class Gradients:
+    """Result of backpropagation on one batch.
+
+    Attributes
+    ----------
+    loss : float
+        The cost C on the batch (penalty included when alpha > 0).
+    flat : ndarray of shape (n_params,)
+        ∂C/∂θ in the layout of ``Network.params``.
+    weights, biases : list of ndarray
+        ∂C/∂W_l of shape (n_l, n_{l-1}) and ∂C/∂b_l of shape (n_l,), views into ``flat``.
+    deltas : list of ndarray
+        δ_l of shape (n_samples, n_l), one row per sample (the text's δ^(l) for that sample).
+    trace : Trace
+        The forward pass the gradients came from.
+    """
+
+    loss: float
+    flat: np.ndarray
+    weights: List[np.ndarray]
+    biases: List[np.ndarray]
+    deltas: List[np.ndarray]
+    trace: Trace
+
+
+@dataclass
+class History:
+    """What ``Network.fit`` did.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss of each finished epoch (over its batches, before each step).
+    seconds : list of float
+        Wall time of each finished epoch.
+    epochs_run : int
+    diverged, interrupted, stopped_by_callback : bool
+        Why training stopped early, if it did; ``message`` says it in words.
+    """
+
+    loss: List[float] = field(default_factory=list)
+    seconds: List[float] = field(default_factory=list)
+    epochs_run: int = 0
+    diverged: bool = False
+    interrupted: bool = False
+    stopped_by_callback: bool = False
+    message: str = ""
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+def _positive_int(value, name: str, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}") from None
+    if v < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {v}")
+    return v
+
+
+def _float(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {v}")
+    return v
+
+
+def _seed(seed) -> int:
+    if seed is None:
+        return secrets.randbits(64)
+    if isinstance(seed, (bool, np.bool_)):
+        raise ValueError(f"seed: expected None or an integer in [0, 2**64), got {seed!r}")
+    try:
+        s = operator.index(seed)
+    except TypeError:
+        raise ValueError(f"seed: expected None or an integer in [0, 2**64), got {seed!r}") from None
+    if not 0 <= s < 2**64:
+        raise ValueError(f"seed: expected None or an integer in [0, 2**64), got {s}")
+    return s
+
+
+def _network_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from None
+    if dt not in _CORE:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got '{dt}'")
+    return dt
+
+
+def _numeric(a, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numeric values, got an array of dtype {arr.dtype}")
+    return arr
+
+
+class Network:
+    """A multi-layer perceptron trained by backpropagation.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        (n_0, n_1, ..., n_L): inputs, hidden layers, outputs. At least two entries.
+    activation : str or sequence of str, default="sigmoid"
+        Hidden activation: one name for every hidden layer, or one per hidden layer. Names:
+        identity, sigmoid (alias logistic), tanh, relu, leaky_relu.
+    output_activation : str, default="identity"
+        Also softmax (with cross_entropy or squared errors) and exp (with poisson).
+    loss : str, default="squared_error"
+        squared_error (C = mean over samples of ||a − y||², the source text's),
+        half_squared_error (½ · mean over all entries, scikit-learn's), binary_cross_entropy
+        (sigmoid output), cross_entropy (softmax output), poisson (exp output).
+    dtype : {"float64", "float32"}, default="float64"
+    seed : int or None, default=None
+        Seed of the weight initialisation (Glorot uniform, as scikit-learn). The same seed
+        gives the same weights on every platform.
+
+    Notes
+    -----
+    All parameters live in one flat buffer, ``params``; ``weights[l]`` (shape (n_l, n_{l-1}))
+    and ``biases[l]`` are writable views into it, so writing through any of them changes the
+    network, and views taken before ``fit`` show the trained values.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: Union[str, Sequence[str]] = "sigmoid",
+        output_activation: str = "identity",
+        loss: str = "squared_error",
+        dtype="float64",
+        seed: Optional[int] = None,
+    ):
+        if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+            raise ValueError(f"layer_sizes: expected a sequence of positive integers, got {layer_sizes!r}")
+        sizes = [_positive_int(s, f"layer_sizes[{i}]") for i, s in enumerate(layer_sizes)]
+        if len(sizes) < 2:
+            raise ValueError(
+                f"layer_sizes: expected at least 2 entries (inputs, outputs), got {len(sizes)}"
+            )
+        n_hidden = len(sizes) - 2
+        if isinstance(activation, str):
+            hidden = [activation] * n_hidden
+        else:
+            hidden = list(activation)
+            if len(hidden) != n_hidden:
+                raise ValueError(
+                    f"activation: expected one name or {n_hidden} (one per hidden layer), "
+                    f"got {len(hidden)}"
+                )
+        for name in hidden + [output_activation]:
+            if not isinstance(name, str):
+                raise ValueError(f"activation: expected a name, got {name!r}")
+        if not isinstance(loss, str):
+            raise ValueError(f"loss: expected a name, got {loss!r}")
+        dt = _network_dtype(dtype)
+        self._net = _CORE[dt](sizes, hidden + [output_activation], loss, _seed(seed))
+
+    @classmethod
+    def _wrap(cls, core) -> "Network":
+        net = cls.__new__(cls)
+        net._net = core
+        return net
+
+    # ------------------------------------------------------------------ description
+    @property
+    def layer_sizes(self) -> tuple:
+        return tuple(self._net.layer_sizes)
+
+    @property
+    def activations(self) -> List[str]:
+        """Activation of each layer 1..L (the last is the output's)."""
+        return list(self._net.activations)
+
+    @property
+    def loss_name(self) -> str:
+        return self._net.loss_name
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._net.dtype)
+
+    @property
+    def n_params(self) -> int:
+        return self._net.num_params
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(layer_sizes={self.layer_sizes}, activations={self.activations}, "
+            f"loss='{self.loss_name}', dtype='{self.dtype}')"
+        )
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def params(self) -> np.ndarray:
+        """1-D writable view of all parameters (W_1, b_1, ..., W_L, b_L)."""
+        return self._net.params
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        """W_l of shape (n_l, n_{l-1}) for l = 1..L, writable views into ``params``."""
+        return self._split(self._net.params)[0]
+
+    @property
+    def biases(self) -> List[np.ndarray]:
+        """b_l of shape (n_l,) for l = 1..L, writable views into ``params``."""
+        return self._split(self._net.params)[1]
+
+    def _split(self, flat: np.ndarray):
+        sizes = self.layer_sizes
+        ws, bs = [], []
+        for l in range(len(sizes) - 1):
+            w0, b0 = self._net.weight_offset(l), self._net.bias_offset(l)
+            ws.append(flat[w0:b0].reshape(sizes[l + 1], sizes[l]))
+            bs.append(flat[b0 : b0 + sizes[l + 1]])
+        return ws, bs
+
+    # ------------------------------------------------------------------ inputs
+    def _X(self, X) -> np.ndarray:
+        if type(X) is np.ndarray and X.ndim == 2 and X.dtype == self.dtype:
+            return X  # fast path: the binding reads it in place (or converts a strided one once)
+        X = _numeric(X, "X")
+        n0 = self.layer_sizes[0]
+        if X.ndim != 2:
+            raise ValueError(
+                f"X: expected a 2-D array of shape (n_samples, {n0}), got a {X.ndim}-D array "
+                f"of shape {X.shape}"
+            )
+        return X
+
+    def _y(self, y, n: int) -> np.ndarray:
+        y = _numeric(y, "y")
+        nL = self.layer_sizes[-1]
+        if y.ndim == 1 and nL == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2:
+            raise ValueError(
+                f"y: expected an array of shape ({n}, {nL})"
+                + (f" or ({n},)" if nL == 1 else "")
+                + f", got a {y.ndim}-D array of shape {y.shape}"
+            )
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} rows, expected {n} (the rows of X)")
+        if y.shape[1] != nL:
+            raise ValueError(f"y has {y.shape[1]} columns, expected {nL} (layer_sizes[-1])")
+        return y
+
+    def _w(self, sample_weight, n: int):
+        if sample_weight is None:
+            return None
+        w = _numeric(sample_weight, "sample_weight")
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight: expected shape ({n},), got {w.shape}")
+        return w
+
+    # ------------------------------------------------------------------ computation
+    def predict(self, X) -> np.ndarray:
+        """Output a^(L) for every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_0)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_L), a new array of the network's dtype.
+        """
+        return self._net.predict(self._X(X))
+
+    def forward(self, X) -> Trace:
+        """Forward pass keeping every layer's z and a (see :class:`Trace`)."""
+        x, z, a = self._net.forward(self._X(X))
+        return Trace(z=list(z), a=[x] + list(a))
+
+    def loss(self, X, y, sample_weight=None, alpha: float = 0.0) -> float:
+        """The cost C on (X, y); with alpha > 0 plus alpha/(2n) Σ ||W_l||²."""
+        X = self._X(X)
+        return self._net.loss(X, self._y(y, len(X)), self._w(sample_weight, len(X)), _float(alpha, "alpha"))
+
+    def backward(self, X, y, sample_weight=None, alpha: float = 0.0) -> Gradients:
+        """Backpropagation on (X, y): every δ_l, ∂C/∂W_l and ∂C/∂b_l (see :class:`Gradients`).
+
+        Does not change the network.
+        """
+        X = self._X(X)
+        loss, flat, deltas, z, a = self._net.backward(
+            X, self._y(y, len(X)), self._w(sample_weight, len(X)), _float(alpha, "alpha")
+        )
+        ws, bs = self._split(flat)
+        trace = Trace(z=list(z), a=[X] + list(a))
+        return Gradients(loss=loss, flat=flat, weights=ws, biases=bs, deltas=list(deltas), trace=trace)
+
+    def fit(
+        self,
+        X,
+        y,
+        optimizer: str = "sgd",
+        learning_rate: float = 0.1,
+        epochs: int = 100,
+        batch_size: Optional[int] = None,
+        shuffle: bool = True,
+        seed: Optional[int] = None,
+        callback: Optional[Callable[[dict], Optional[bool]]] = None,
+        sample_weight=None,
+        alpha: float = 0.0,
+        momentum: float = 0.0,
+        nesterovs_momentum: bool = True,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> History:
+        """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_0)
+        y : array-like of shape (n_samples, n_L), or (n_samples,) when n_L == 1
+        optimizer : {"sgd", "adam"}, default="sgd"
+            "sgd" is plain gradient descent θ ← θ − η ∂C/∂θ unless momentum > 0
+            (scikit-learn's momentum and Nesterov rules); "adam" is scikit-learn's Adam.
+        learning_rate : float, default=0.1
+            η, > 0.
+        epochs : int, default=100
+        batch_size : int or None, default=None
+            Rows per step; None uses the whole data set (full-batch gradient descent).
+        shuffle : bool, default=True
+            Shuffle the rows every epoch (seeded by ``seed``).
+        seed : int or None
+        callback : callable, optional
+            Called after every epoch with a dict {"epoch", "loss", "seconds"}; returning
+            False stops training after that epoch.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights; the loss becomes Σ w_i C_i / Σ w_i.
+        alpha : float, default=0
+            L2 penalty alpha/(2n) Σ ||W_l||² (biases not penalised).
+        momentum, nesterovs_momentum, beta_1, beta_2, epsilon
+            As scikit-learn's MLP.
+
+        Returns
+        -------
+        History
+            A second call continues from the current weights (and optimizer state).
+            If the loss becomes non-finite, training stops, the weights from the start of
+            that epoch are kept and a :class:`DivergenceWarning` is issued. Ctrl-C stops at the
+            next batch boundary, keeps the weights reached and raises KeyboardInterrupt.
+        """
+        X = self._X(X)
+        n = X.shape[0]
+        if n == 0:
+            raise ValueError("X: expected at least 1 row, got 0")
+        y = self._y(y, n)
+        w = self._w(sample_weight, n)
+        if not isinstance(optimizer, str):
+            raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {optimizer!r}")
+        epochs = _positive_int(epochs, "epochs")
+        batch_size = _positive_int(batch_size, "batch_size", allow_none=True)
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback: expected a callable, got {callback!r}")
+        learning_rate = _float(learning_rate, "learning_rate")
+        if learning_rate <= 0:
+            raise ValueError(f"learning_rate: expected a value > 0, got {learning_rate}")
+        h = self._net.fit(
+            X, y, w, optimizer, learning_rate, epochs, batch_size or 0, bool(shuffle),
+            _seed(seed), _float(alpha, "alpha"), _float(momentum, "momentum"),
+            bool(nesterovs_momentum), _float(beta_1, "beta_1"), _float(beta_2, "beta_2"),
+            _float(epsilon, "epsilon"), callback,
+        )
+        history = History(**h)
+        if history.diverged:
+            warnings.warn(history.message, DivergenceWarning, stacklevel=2)
+        return history
+
+    # ------------------------------------------------------------------ files and pickles
+    def save(self, path) -> None:
+        """Write the model file (docs/model-format.md) atomically."""
+        self._net.save(os.fspath(path))
+
+    def to_bytes(self) -> bytes:
+        """The model file's bytes."""
+        return self._net.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Network":
+        """A network from a model file's bytes (checked as ``load`` does)."""
+        return cls._wrap(_core.from_bytes(bytes(data)))
+
+    def __reduce__(self):
+        return (Network.from_bytes, (self.to_bytes(),))
+
+    def copy(self) -> "Network":
+        """An independent copy (parameters and optimizer state)."""
+        return Network.from_bytes(self.to_bytes())
+
+
+def load(path) -> Network:
+    """Read a model file written by :meth:`Network.save` or the C++ library.
+
+    Raises FileNotFoundError when ``path`` does not exist and ValueError when the file is not
+    a valid bpnet model (its message says what is wrong).
+    """
+    return Network._wrap(_core.load(os.fspath(path)))
