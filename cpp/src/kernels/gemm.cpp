@@ -1,13 +1,118 @@
-// Placeholder fast path: forwards to the reference until the blocked kernels land.
+// bpnet's gemm entry point: checks the arguments, handles the degenerate cases, and sends the
+// product to the small direct path or to the blocked path of the instruction set in use.
 #include "gemm.hpp"
 
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "bpnet/threads.hpp"
+#include "dispatch.hpp"
+#include "gemm_internal.hpp"
+
+#ifdef BPNET_WITH_OPENMP
+#include <omp.h>
+#endif
+
 namespace bpnet::kernels {
+
+namespace detail {
+
+namespace {
+struct Scratch {
+    void* ptr[2] = {nullptr, nullptr};
+    std::size_t size[2] = {0, 0};
+    ~Scratch() {
+        for (void* p : ptr) ::operator delete(p, std::align_val_t(64));
+    }
+};
+}  // namespace
+
+void* scratch(int slot, std::size_t bytes) {
+    thread_local Scratch s;
+    if (bytes > s.size[slot]) {
+        ::operator delete(s.ptr[slot], std::align_val_t(64));
+        s.ptr[slot] = nullptr;
+        s.size[slot] = 0;
+        const std::size_t grown = bytes + bytes / 4;  // some headroom for the next shape
+        s.ptr[slot] = ::operator new(grown, std::align_val_t(64));
+        s.size[slot] = grown;
+    }
+    return s.ptr[slot];
+}
+
+}  // namespace detail
+
+namespace {
+
+// Products up to this many multiply-adds skip packing: packing costs O(mk + kn) and would
+// dominate. Thin products (one or two rows, e.g. predicting one sample) stay direct as well.
+constexpr double kSmallMNK = 24.0 * 24.0 * 24.0;
+// Threads only pay above this many multiply-adds (a parallel region costs ~1-2 us).
+constexpr double kParallelMNK = 4.0e5;
+
+void check_ld(const char* what, std::size_t ld, std::size_t need, const char* why) {
+    if (ld < need)
+        throw std::invalid_argument(std::string("gemm: ") + what + " is " + std::to_string(ld) +
+                                    ", expected at least " + std::to_string(need) + " (" + why +
+                                    ")");
+}
+
+int threads_for(double mnk) {
+    if (mnk < kParallelMNK) return 1;
+#ifdef BPNET_WITH_OPENMP
+    if (omp_in_parallel()) return 1;  // already inside someone's parallel region
+    int nt = bpnet::num_threads();
+    // at least ~kParallelMNK / 2 multiply-adds per thread
+    const int useful = static_cast<int>(mnk / (kParallelMNK / 2));
+    return nt < useful ? nt : (useful > 1 ? useful : 1);
+#else
+    return 1;
+#endif
+}
+
+template <class T>
+void scale_c(std::size_t m, std::size_t n, T beta, T* C, std::size_t ldc) {
+    for (std::size_t i = 0; i < m; ++i) {
+        T* c = C + i * ldc;
+        if (beta == T(0))
+            for (std::size_t j = 0; j < n; ++j) c[j] = T(0);
+        else if (beta != T(1))
+            for (std::size_t j = 0; j < n; ++j) c[j] *= beta;
+    }
+}
+
+template <class T>
+void run(const detail::GemmArgs<T>& g, detail::SmallFn<T> small, detail::BlockedFn<T> blocked) {
+    const double mnk = double(g.m) * double(g.n) * double(g.k);
+    if (mnk <= kSmallMNK || (g.m <= 2 && g.ta == Trans::N))
+        small(g);
+    else
+        blocked(g, threads_for(mnk));
+}
+
+}  // namespace
 
 template <class T>
 void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
           std::size_t ldc) {
-    gemm_ref(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    // A (m, k) or (k, m); B (k, n) or (n, k); C (m, n)
+    check_ld("lda", lda, ta == Trans::N ? k : m, ta == Trans::N ? "columns of A" : "columns of Aᵀ");
+    check_ld("ldb", ldb, tb == Trans::N ? n : k, tb == Trans::N ? "columns of B" : "columns of Bᵀ");
+    check_ld("ldc", ldc, n, "columns of C");
+    if (m == 0 || n == 0) return;
+    if (k == 0 || alpha == T(0)) {
+        scale_c(m, n, beta, C, ldc);
+        return;
+    }
+    const detail::GemmArgs<T> g{ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc};
+    const detail::GemmTable& t = detail::active_gemm_table();
+    if constexpr (sizeof(T) == sizeof(float))
+        run(g, t.sgemm_small, t.sgemm_blocked);
+    else
+        run(g, t.dgemm_small, t.dgemm_blocked);
 }
 
 template void gemm<float>(Trans, Trans, std::size_t, std::size_t, std::size_t, float,
@@ -17,6 +122,6 @@ template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::size_t, 
                            const double*, std::size_t, const double*, std::size_t, double,
                            double*, std::size_t);
 
-const char* isa_name() { return "generic"; }
+const char* isa_name() { return detail::active_gemm_table().name; }
 
 }  // namespace bpnet::kernels

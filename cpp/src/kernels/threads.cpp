@@ -1,5 +1,7 @@
+// Thread count of bpnet's kernels: OMP_NUM_THREADS (OpenMP's default) until set_num_threads.
 #include "bpnet/threads.hpp"
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #ifdef BPNET_WITH_OPENMP
@@ -8,9 +10,16 @@
 
 namespace bpnet {
 
+namespace {
+// 0: not set, follow OpenMP's default (OMP_NUM_THREADS or the number of cores). Process-wide,
+// unlike omp_set_num_threads, which only changes the calling thread's setting.
+std::atomic<int> g_threads{0};
+}  // namespace
+
 int num_threads() {
 #ifdef BPNET_WITH_OPENMP
-    return omp_get_max_threads();
+    const int n = g_threads.load(std::memory_order_relaxed);
+    return n > 0 ? n : omp_get_max_threads();
 #else
     return 1;
 #endif
@@ -20,9 +29,7 @@ void set_num_threads(int n) {
     if (n < 1)
         throw std::invalid_argument("set_num_threads: n is " + std::to_string(n) +
                                     ", expected at least 1");
-#ifdef BPNET_WITH_OPENMP
-    omp_set_num_threads(n);
-#endif
+    g_threads.store(n, std::memory_order_relaxed);
 }
 
 bool openmp_enabled() {

@@ -1,0 +1,225 @@
+// AVX-512 gemm kernels (compiled with -mavx512f -mavx512dq -mavx512vl -mavx512bw -mfma).
+//
+// Register tile: float 12 x 32 (2 zmm per row), double 12 x 16 (2 zmm per row): 24
+// accumulators, 2 vectors of B, 1 broadcast of A (embedded in the FMA) per step.
+// Blocks: the A micro-panel (MR x KC) stays in L1 (18 KiB), the packed B block (KC x NC) in the
+// 1 MiB L2, the packed A block (MC x KC) in L3.
+#include <immintrin.h>
+
+#include "gemm_blocked.hpp"
+
+namespace bpnet::kernels::detail {
+namespace {
+
+// ---- float ------------------------------------------------------------------------------
+
+// In-register transpose of 16 rows of 16 floats.
+inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    for (int i = 0; i < 4; ++i) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; ++i) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
+inline __mmask16 mask16(std::size_t n) {
+    return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+}
+
+struct KernelF32 {
+    using T = float;
+    static constexpr std::size_t MR = 12, NR = 32;
+    static constexpr std::size_t KC = 384;
+    static constexpr std::size_t NC = 480;  // KC x NC x 4 B = 720 KiB of L2
+    static constexpr std::size_t MC = 1008;
+    static constexpr std::size_t SMALL_LANES = 16;
+
+    static float combine(float alpha, float acc, float beta, float c) {
+        return __builtin_fmaf(alpha, acc, beta * c);
+    }
+
+    // dst[p*ld_dst + r] = src[r*ld_src + p], 16 x 16 blocks transposed in registers.
+    static void pack_transposed(float* dst, std::size_t ld_dst, const float* src,
+                                std::size_t ld_src, std::size_t rows, std::size_t cols) {
+        __m512 v[16];
+        for (std::size_t r0 = 0; r0 < ld_dst; r0 += 16) {
+            const std::size_t rr = rows > r0 ? blk_min(16, rows - r0) : 0;
+            const __mmask16 out_mask = mask16(ld_dst - r0);
+            for (std::size_t p0 = 0; p0 < cols; p0 += 16) {
+                const std::size_t pp = blk_min(16, cols - p0);
+                const __mmask16 in_mask = mask16(pp);
+                for (std::size_t r = 0; r < 16; ++r)
+                    v[r] = r < rr ? _mm512_maskz_loadu_ps(in_mask, src + (r0 + r) * ld_src + p0)
+                                  : _mm512_setzero_ps();
+                transpose16(v);
+                for (std::size_t p = 0; p < pp; ++p)
+                    _mm512_mask_storeu_ps(dst + (p0 + p) * ld_dst + r0, out_mask, v[p]);
+            }
+        }
+    }
+
+    // c (12, 32) = alpha * a (kc, 12)ᵀ b (kc, 32) + beta * c
+    static void micro_kernel(std::size_t kc, const float* a, const float* b, float* c,
+                             std::size_t ldc, float alpha, float beta) {
+        __m512 acc[MR][2];
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r) {
+            acc[r][0] = _mm512_setzero_ps();
+            acc[r][1] = _mm512_setzero_ps();
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 31), _MM_HINT_T0);
+        }
+        for (std::size_t p = 0; p < kc; ++p) {
+            const __m512 b0 = _mm512_load_ps(b + p * NR);
+            const __m512 b1 = _mm512_load_ps(b + p * NR + 16);
+            const float* ap = a + p * MR;
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                const __m512 av = _mm512_set1_ps(ap[r]);
+                acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+            }
+        }
+        const __m512 va = _mm512_set1_ps(alpha);
+        if (beta == 0.0f) {
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                _mm512_storeu_ps(c + r * ldc, _mm512_mul_ps(va, acc[r][0]));
+                _mm512_storeu_ps(c + r * ldc + 16, _mm512_mul_ps(va, acc[r][1]));
+            }
+        } else {
+            const __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                float* cr = c + r * ldc;
+                _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, acc[r][0], _mm512_mul_ps(vb, _mm512_loadu_ps(cr))));
+                _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(va, acc[r][1], _mm512_mul_ps(vb, _mm512_loadu_ps(cr + 16))));
+            }
+        }
+    }
+};
+
+// ---- double -----------------------------------------------------------------------------
+
+inline void transpose8(__m512d r[8]) {
+    __m512d t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    }
+    __m512d u[8];
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm512_shuffle_f64x2(t[i], t[i + 2], 0x88);
+        u[i + 1] = _mm512_shuffle_f64x2(t[i + 1], t[i + 3], 0x88);
+        u[i + 2] = _mm512_shuffle_f64x2(t[i], t[i + 2], 0xdd);
+        u[i + 3] = _mm512_shuffle_f64x2(t[i + 1], t[i + 3], 0xdd);
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[i] = _mm512_shuffle_f64x2(u[i], u[i + 4], 0x88);
+        r[i + 4] = _mm512_shuffle_f64x2(u[i], u[i + 4], 0xdd);
+    }
+}
+
+inline __mmask8 mask8(std::size_t n) {
+    return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1u);
+}
+
+struct KernelF64 {
+    using T = double;
+    static constexpr std::size_t MR = 12, NR = 16;
+    static constexpr std::size_t KC = 192;
+    static constexpr std::size_t NC = 448;  // KC x NC x 8 B = 672 KiB of L2
+    static constexpr std::size_t MC = 1008;
+    static constexpr std::size_t SMALL_LANES = 8;
+
+    static double combine(double alpha, double acc, double beta, double c) {
+        return __builtin_fma(alpha, acc, beta * c);
+    }
+
+    static void pack_transposed(double* dst, std::size_t ld_dst, const double* src,
+                                std::size_t ld_src, std::size_t rows, std::size_t cols) {
+        __m512d v[8];
+        for (std::size_t r0 = 0; r0 < ld_dst; r0 += 8) {
+            const std::size_t rr = rows > r0 ? blk_min(8, rows - r0) : 0;
+            const __mmask8 out_mask = mask8(ld_dst - r0);
+            for (std::size_t p0 = 0; p0 < cols; p0 += 8) {
+                const std::size_t pp = blk_min(8, cols - p0);
+                const __mmask8 in_mask = mask8(pp);
+                for (std::size_t r = 0; r < 8; ++r)
+                    v[r] = r < rr ? _mm512_maskz_loadu_pd(in_mask, src + (r0 + r) * ld_src + p0)
+                                  : _mm512_setzero_pd();
+                transpose8(v);
+                for (std::size_t p = 0; p < pp; ++p)
+                    _mm512_mask_storeu_pd(dst + (p0 + p) * ld_dst + r0, out_mask, v[p]);
+            }
+        }
+    }
+
+    // c (12, 16) = alpha * a (kc, 12)ᵀ b (kc, 16) + beta * c
+    static void micro_kernel(std::size_t kc, const double* a, const double* b, double* c,
+                             std::size_t ldc, double alpha, double beta) {
+        __m512d acc[MR][2];
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r) {
+            acc[r][0] = _mm512_setzero_pd();
+            acc[r][1] = _mm512_setzero_pd();
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 15), _MM_HINT_T0);
+        }
+        for (std::size_t p = 0; p < kc; ++p) {
+            const __m512d b0 = _mm512_load_pd(b + p * NR);
+            const __m512d b1 = _mm512_load_pd(b + p * NR + 8);
+            const double* ap = a + p * MR;
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                const __m512d av = _mm512_set1_pd(ap[r]);
+                acc[r][0] = _mm512_fmadd_pd(av, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_pd(av, b1, acc[r][1]);
+            }
+        }
+        const __m512d va = _mm512_set1_pd(alpha);
+        if (beta == 0.0) {
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                _mm512_storeu_pd(c + r * ldc, _mm512_mul_pd(va, acc[r][0]));
+                _mm512_storeu_pd(c + r * ldc + 8, _mm512_mul_pd(va, acc[r][1]));
+            }
+        } else {
+            const __m512d vb = _mm512_set1_pd(beta);
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                double* cr = c + r * ldc;
+                _mm512_storeu_pd(cr, _mm512_fmadd_pd(va, acc[r][0], _mm512_mul_pd(vb, _mm512_loadu_pd(cr))));
+                _mm512_storeu_pd(cr + 8, _mm512_fmadd_pd(va, acc[r][1], _mm512_mul_pd(vb, _mm512_loadu_pd(cr + 8))));
+            }
+        }
+    }
+};
+
+void sgemm_blocked(const GemmArgs<float>& g, int nt) { gemm_blocked<KernelF32>(g, nt); }
+void sgemm_small(const GemmArgs<float>& g) { gemm_small<KernelF32>(g); }
+void dgemm_blocked(const GemmArgs<double>& g, int nt) { gemm_blocked<KernelF64>(g, nt); }
+void dgemm_small(const GemmArgs<double>& g) { gemm_small<KernelF64>(g); }
+
+}  // namespace
+
+extern const GemmTable gemm_table_avx512 = {"avx512", sgemm_blocked, sgemm_small, dgemm_blocked,
+                                            dgemm_small};
+
+}  // namespace bpnet::kernels::detail

@@ -1,0 +1,233 @@
+// The BLIS-style gemm driver, written once and compiled once per instruction set.
+//
+// Included only by gemm_generic.cpp, gemm_avx2.cpp and gemm_avx512.cpp. Every template here is
+// instantiated with a kernel-traits type K declared in that file's anonymous namespace, so each
+// instruction set gets its own internal copy (no ODR clash between files built with different
+// -m flags). Helpers are static for the same reason; no standard-library templates are used.
+//
+// Row-major. C (m, n) = alpha * op(A) (m, k) * op(B) (k, n) + beta * C.
+// K provides:
+//   using T;  MR, NR (register tile of C), MC, KC, NC (cache blocks) as static constexpr;
+//   micro_kernel(kc, a, b, c, ldc, alpha, beta): one full MR x NR tile,
+//       c = alpha * sum_p a[p*MR + r] * b[p*NR + j] + beta * c   (c not read when beta == 0);
+//   combine(alpha, acc, beta, c): the same epilogue for one element (for edge tiles), so an
+//       element's bits do not depend on where tile boundaries fall (thread-count determinism);
+//   pack_transposed(dst, ld_dst, src, ld_src, rows, cols):
+//       dst[p*ld_dst + r] = src[r*ld_src + p] for r < rows, p < cols; 0 for rows <= r < ld_dst.
+//   SMALL_LANES: lanes of the dot-product accumulators of the small path.
+//
+// Loop structure (a row-major BLIS: the register tile broadcasts A and loads vectors of B):
+//   loop 5: ic over MC rows of C      packed A block (MC x KC) lives in L3/L2
+//   loop 4: pc over KC                pack A block
+//   loop 3: jc over NC columns of C   pack B block (KC x NC), lives in L2
+//   loop 2: ir over MR                A micro-panel (MR x KC) stays in L1 ...
+//   loop 1: jr over NR                ... while B micro-panels stream from L2
+//   micro-kernel: MR x NR tile of C in registers, one rank-1 update per p.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+
+#include "gemm_internal.hpp"
+
+#ifdef BPNET_WITH_OPENMP
+#include <omp.h>
+#endif
+
+namespace bpnet::kernels::detail {
+
+static inline std::size_t blk_min(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+// dst[p*ld_dst + j] = src[p*ld_src + j] for j < cols, 0 for cols <= j < ld_dst; p < rows.
+template <class T>
+static inline void pack_copy(T* dst, std::size_t ld_dst, const T* src, std::size_t ld_src,
+                             std::size_t rows, std::size_t cols) {
+    for (std::size_t p = 0; p < rows; ++p) {
+        T* d = dst + p * ld_dst;
+        const T* s = src + p * ld_src;
+        for (std::size_t j = 0; j < cols; ++j) d[j] = s[j];
+        for (std::size_t j = cols; j < ld_dst; ++j) d[j] = T(0);
+    }
+}
+
+// Portable transposing pack (the ISA files may provide faster ones).
+template <class T>
+static inline void pack_transposed_generic(T* dst, std::size_t ld_dst, const T* src,
+                                           std::size_t ld_src, std::size_t rows,
+                                           std::size_t cols) {
+    for (std::size_t p = 0; p < cols; ++p) {
+        T* d = dst + p * ld_dst;
+        for (std::size_t r = 0; r < rows; ++r) d[r] = src[r * ld_src + p];
+        for (std::size_t r = rows; r < ld_dst; ++r) d[r] = T(0);
+    }
+}
+
+// Packs op(A)(ic:ic+mc, pc:pc+kc) into MR-row micro-panels: panel q holds rows q*MR.., laid out
+// p-major (Ap[q*MR*kc + p*MR + r]); rows past mc are zero.
+template <class K>
+static void pack_a(const GemmArgs<typename K::T>& g, std::size_t ic, std::size_t mc,
+                   std::size_t pc, std::size_t kc, typename K::T* Ap) {
+    for (std::size_t ir = 0; ir < mc; ir += K::MR) {
+        const std::size_t mr = blk_min(K::MR, mc - ir);
+        typename K::T* dst = Ap + ir * kc;
+        if (g.ta == Trans::N)  // A (m, k): row i is contiguous in p
+            K::pack_transposed(dst, K::MR, g.A + (ic + ir) * g.lda + pc, g.lda, mr, kc);
+        else  // A (k, m): for fixed p, rows i are contiguous
+            pack_copy(dst, K::MR, g.A + pc * g.lda + ic + ir, g.lda, kc, mr);
+    }
+}
+
+// Packs op(B)(pc:pc+kc, jc:jc+nc) into NR-column micro-panels (Bp[q*NR*kc + p*NR + j]);
+// columns past nc are zero.
+template <class K>
+static void pack_b(const GemmArgs<typename K::T>& g, std::size_t pc, std::size_t kc,
+                   std::size_t jc, std::size_t nc, typename K::T* Bp) {
+    for (std::size_t jr = 0; jr < nc; jr += K::NR) {
+        const std::size_t nr = blk_min(K::NR, nc - jr);
+        typename K::T* dst = Bp + jr * kc;
+        if (g.tb == Trans::N)  // B (k, n)
+            pack_copy(dst, K::NR, g.B + pc * g.ldb + jc + jr, g.ldb, kc, nr);
+        else  // B (n, k): column j of op(B) is row j of B
+            K::pack_transposed(dst, K::NR, g.B + (jc + jr) * g.ldb + pc, g.ldb, nr, kc);
+    }
+}
+
+// C (mc, nc) = alpha * Ap Bp + beta * C, over packed blocks.
+template <class K>
+static void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, typename K::T alpha,
+                         const typename K::T* Ap, const typename K::T* Bp, typename K::T beta,
+                         typename K::T* C, std::size_t ldc) {
+    using T = typename K::T;
+    alignas(64) T tile[K::MR * K::NR];
+    // loop 2: ir over MR
+    for (std::size_t ir = 0; ir < mc; ir += K::MR) {
+        const std::size_t mr = blk_min(K::MR, mc - ir);
+        const T* a = Ap + ir * kc;
+        // loop 1: jr over NR
+        for (std::size_t jr = 0; jr < nc; jr += K::NR) {
+            const std::size_t nr = blk_min(K::NR, nc - jr);
+            const T* b = Bp + jr * kc;
+            T* c = C + ir * ldc + jr;
+            if (mr == K::MR && nr == K::NR) {
+                K::micro_kernel(kc, a, b, c, ldc, alpha, beta);
+            } else {  // edge tile: full tile into a buffer, then the same epilogue per element
+                K::micro_kernel(kc, a, b, tile, K::NR, T(1), T(0));
+                for (std::size_t i = 0; i < mr; ++i)
+                    for (std::size_t j = 0; j < nr; ++j)
+                        c[i * ldc + j] = K::combine(alpha, tile[i * K::NR + j], beta,
+                                                    beta == T(0) ? T(0) : c[i * ldc + j]);
+            }
+        }
+    }
+}
+
+// The five loops over the block C(i0:i1, j0:j1), with this thread's packing buffers.
+template <class K>
+static void blocked_range(const GemmArgs<typename K::T>& g, std::size_t i0, std::size_t i1,
+                          std::size_t j0, std::size_t j1) {
+    using T = typename K::T;
+    const std::size_t kc_max = blk_min(K::KC, g.k);
+    const std::size_t mc_max = blk_min(K::MC, (i1 - i0 + K::MR - 1) / K::MR * K::MR);
+    const std::size_t nc_max = blk_min(K::NC, (j1 - j0 + K::NR - 1) / K::NR * K::NR);
+    T* Ap = static_cast<T*>(scratch(0, mc_max * kc_max * sizeof(T)));
+    T* Bp = static_cast<T*>(scratch(1, nc_max * kc_max * sizeof(T)));
+    // loop 5: ic over MC
+    for (std::size_t ic = i0; ic < i1; ic += K::MC) {
+        const std::size_t mc = blk_min(K::MC, i1 - ic);
+        // loop 4: pc over KC (beta applies on the first slice only)
+        for (std::size_t pc = 0; pc < g.k; pc += K::KC) {
+            const std::size_t kc = blk_min(K::KC, g.k - pc);
+            const T beta = pc == 0 ? g.beta : T(1);
+            pack_a<K>(g, ic, mc, pc, kc, Ap);
+            // loop 3: jc over NC
+            for (std::size_t jc = j0; jc < j1; jc += K::NC) {
+                const std::size_t nc = blk_min(K::NC, j1 - jc);
+                pack_b<K>(g, pc, kc, jc, nc, Bp);
+                macro_kernel<K>(mc, nc, kc, g.alpha, Ap, Bp, beta, g.C + ic * g.ldc + jc, g.ldc);
+            }
+        }
+    }
+}
+
+// Blocked gemm; with n_threads > 1, C is cut into n_threads column blocks (multiples of NR),
+// or row blocks (multiples of MR) when it is too narrow. Each thread runs the whole k-sum of
+// its block, so every element is computed the same way whatever the thread count.
+template <class K>
+static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
+    const std::size_t nt = n_threads > 1 ? static_cast<std::size_t>(n_threads) : 1;
+    const std::size_t n_panels = (g.n + K::NR - 1) / K::NR;
+    const std::size_t m_panels = (g.m + K::MR - 1) / K::MR;
+    if (nt == 1 || (n_panels < 2 && m_panels < 2)) {
+        blocked_range<K>(g, 0, g.m, 0, g.n);
+        return;
+    }
+    const bool split_n = n_panels >= nt || n_panels >= m_panels;
+    const std::size_t panels = split_n ? n_panels : m_panels;
+    const std::size_t parts = blk_min(nt, panels);
+#ifdef BPNET_WITH_OPENMP
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
+#endif
+    for (std::size_t t = 0; t < parts; ++t) {
+        // panels [t*panels/parts, (t+1)*panels/parts)
+        const std::size_t q0 = t * panels / parts, q1 = (t + 1) * panels / parts;
+        if (split_n)
+            blocked_range<K>(g, 0, g.m, q0 * K::NR, blk_min(q1 * K::NR, g.n));
+        else
+            blocked_range<K>(g, q0 * K::MR, blk_min(q1 * K::MR, g.m), 0, g.n);
+    }
+}
+
+// Direct path for small products: no packing, no allocation.
+template <class K>
+static void gemm_small(const GemmArgs<typename K::T>& g) {
+    using T = typename K::T;
+    if (g.tb == Trans::N) {
+        // C(i, j0:j0+W) accumulates op(A)(i, p) * B(p, j0:j0+W): contiguous rows of B.
+        constexpr std::size_t W = 64;
+        alignas(64) T acc[W];
+        for (std::size_t i = 0; i < g.m; ++i) {
+            for (std::size_t j0 = 0; j0 < g.n; j0 += W) {
+                const std::size_t w = blk_min(W, g.n - j0);
+                for (std::size_t j = 0; j < W; ++j) acc[j] = T(0);
+                for (std::size_t p = 0; p < g.k; ++p) {
+                    const T a = g.ta == Trans::N ? g.A[i * g.lda + p] : g.A[p * g.lda + i];
+                    const T* b = g.B + p * g.ldb + j0;
+                    for (std::size_t j = 0; j < w; ++j) acc[j] += a * b[j];
+                }
+                T* c = g.C + i * g.ldc + j0;
+                for (std::size_t j = 0; j < w; ++j)
+                    c[j] = K::combine(g.alpha, acc[j], g.beta, g.beta == T(0) ? T(0) : c[j]);
+            }
+        }
+    } else if (g.ta == Trans::N) {
+        // C(i, j) = dot(row i of A, row j of B), both contiguous in p; L lanes, fixed order.
+        constexpr std::size_t L = K::SMALL_LANES;
+        for (std::size_t i = 0; i < g.m; ++i) {
+            const T* a = g.A + i * g.lda;
+            for (std::size_t j = 0; j < g.n; ++j) {
+                const T* b = g.B + j * g.ldb;
+                T lane[L];
+                for (std::size_t l = 0; l < L; ++l) lane[l] = T(0);
+                std::size_t p = 0;
+                for (; p + L <= g.k; p += L)
+                    for (std::size_t l = 0; l < L; ++l) lane[l] += a[p + l] * b[p + l];
+                for (std::size_t l = 0; p < g.k; ++p, ++l) lane[l] += a[p] * b[p];
+                for (std::size_t h = L / 2; h > 0; h /= 2)
+                    for (std::size_t l = 0; l < h; ++l) lane[l] += lane[l + h];
+                T& c = g.C[i * g.ldc + j];
+                c = K::combine(g.alpha, lane[0], g.beta, g.beta == T(0) ? T(0) : c);
+            }
+        }
+    } else {
+        // TT (rare): plain loops.
+        for (std::size_t i = 0; i < g.m; ++i)
+            for (std::size_t j = 0; j < g.n; ++j) {
+                T s = T(0);
+                for (std::size_t p = 0; p < g.k; ++p) s += g.A[p * g.lda + i] * g.B[j * g.ldb + p];
+                T& c = g.C[i * g.ldc + j];
+                c = K::combine(g.alpha, s, g.beta, g.beta == T(0) ? T(0) : c);
+            }
+    }
+}
+
+}  // namespace bpnet::kernels::detail

@@ -1,0 +1,254 @@
+// gemm: every instruction-set path this CPU can run against the triple-loop reference, on
+// awkward shapes (1x1x1, primes, around multiples of MR, NR, MC, KC, NC), all four transpose
+// forms, alpha/beta cases, padded leading dimensions, float and double; argument errors;
+// dispatch override; determinism (same call twice, 1 vs 2 threads).
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bpnet/threads.hpp"
+#include "kernels/dispatch.hpp"
+#include "kernels/gemm.hpp"
+#include "test_util.hpp"
+
+using bpnet::kernels::Trans;
+namespace kd = bpnet::kernels::detail;
+
+namespace {
+
+const char* const kIsas[] = {"generic", "avx2", "avx512"};
+
+template <class T>
+std::vector<T> random_vec(std::size_t n, std::mt19937& rng) {
+    std::uniform_real_distribution<double> d(-1.0, 1.0);
+    std::vector<T> v(n);
+    for (auto& x : v) x = static_cast<T>(d(rng));
+    return v;
+}
+
+struct Shape {
+    std::size_t m, n, k;
+};
+
+// Runs gemm and gemm_ref on one case and compares; pad adds to every leading dimension.
+template <class T>
+bool check_case(Trans ta, Trans tb, Shape s, T alpha, T beta, std::size_t pad, std::mt19937& rng,
+                const std::string& label) {
+    const std::size_t ar = ta == Trans::N ? s.m : s.k, ac = ta == Trans::N ? s.k : s.m;
+    const std::size_t br = tb == Trans::N ? s.k : s.n, bc = tb == Trans::N ? s.n : s.k;
+    const std::size_t lda = ac + pad, ldb = bc + pad, ldc = s.n + pad;
+    auto A = random_vec<T>(ar * lda + 1, rng);
+    auto B = random_vec<T>(br * ldb + 1, rng);
+    auto C0 = random_vec<T>(s.m * ldc + 1, rng);
+    if (beta == T(0))  // beta == 0 must not read C: NaN there must not propagate
+        for (auto& x : C0) x = std::numeric_limits<T>::quiet_NaN();
+    auto C = C0, R = C0;
+    bpnet::kernels::gemm<T>(ta, tb, s.m, s.n, s.k, alpha, A.data(), lda, B.data(), ldb, beta,
+                            C.data(), ldc);
+    bpnet::kernels::gemm_ref<T>(ta, tb, s.m, s.n, s.k, alpha, A.data(), lda, B.data(), ldb,
+                                beta, R.data(), ldc);
+    const double eps = std::numeric_limits<T>::epsilon();
+    const double tol = 4.0 * eps * (double(s.k) + 2.0) * (std::fabs(double(alpha)) + 1.0);
+    for (std::size_t i = 0; i < s.m; ++i)
+        for (std::size_t j = 0; j < ldc; ++j) {
+            const std::size_t at = i * ldc + j;
+            const bool inside = j < s.n;
+            const double c = C[at], r = R[at];
+            bool ok;
+            if (inside)
+                ok = std::isfinite(c) && std::fabs(c - r) <= tol;
+            else  // padding columns untouched
+                ok = std::memcmp(&C[at], &C0[at], sizeof(T)) == 0;
+            if (!ok) {
+                bpnet_test::fail(__FILE__, __LINE__,
+                                 label + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
+                                     " k=" + std::to_string(s.k) + " at (" + std::to_string(i) +
+                                     "," + std::to_string(j) + "): " + std::to_string(c) + " vs " +
+                                     std::to_string(r));
+                return false;
+            }
+        }
+    // the element after the last row stays untouched
+    CHECK(std::memcmp(&C.back(), &C0.back(), sizeof(T)) == 0 || std::isnan(double(C0.back())));
+    return true;
+}
+
+std::string form_name(Trans ta, Trans tb) {
+    return std::string(ta == Trans::N ? "N" : "T") + (tb == Trans::N ? "N" : "T");
+}
+
+const Trans kForms[4][2] = {{Trans::N, Trans::N}, {Trans::N, Trans::T}, {Trans::T, Trans::N},
+                            {Trans::T, Trans::T}};
+
+// Shapes that hit every edge of the register tiles and cache blocks of all paths
+// (MR 4/6/12, NR 4/8/16/32, KC 192/256/384, NC 288..576, small-path threshold).
+template <class T>
+void check_isa(const std::string& isa) {
+    kd::select_isa(isa);
+    CHECK(std::string(bpnet::kernels::isa_name()) == isa);
+    std::mt19937 rng(42);
+    const Shape shapes[] = {{1, 1, 1},     {1, 3, 1},    {2, 5, 3},     {7, 11, 13},
+                            {13, 17, 19},  {5, 100, 64}, {1, 100, 64},  {64, 1, 64},
+                            {11, 31, 37},  {12, 32, 40}, {13, 33, 41},  {23, 47, 29},
+                            {25, 65, 97},  {6, 16, 300}, {37, 97, 191}, {37, 97, 193},
+                            {31, 29, 257}, {29, 31, 385}, {50, 289, 33}, {20, 481, 30},
+                            {19, 577, 17}, {128, 70, 20}};
+    for (auto& f : kForms)
+        for (const Shape& s : shapes)
+            check_case<T>(f[0], f[1], s, T(1), T(0), 0, rng, isa + " " + form_name(f[0], f[1]));
+    // alpha / beta / leading dimensions
+    const Shape mid[] = {{3, 5, 7}, {29, 67, 131}, {61, 53, 400}};
+    const T ab[][2] = {{T(1), T(1)}, {T(-0.5), T(0)}, {T(-0.5), T(2)}, {T(0.25), T(-1)}};
+    for (auto& f : kForms)
+        for (const Shape& s : mid)
+            for (auto& x : ab)
+                for (std::size_t pad : {std::size_t(0), std::size_t(3)})
+                    check_case<T>(f[0], f[1], s, x[0], x[1], pad, rng,
+                                  isa + " " + form_name(f[0], f[1]) + " alpha/beta/pad");
+}
+
+template <class T>
+void check_large(const std::string& isa) {
+    kd::select_isa(isa);
+    std::mt19937 rng(7);
+    // Beyond MC rows (1008/1020) and over several KC slices and NC blocks.
+    check_case<T>(Trans::N, Trans::N, {1030, 97, 45}, T(1), T(0), 0, rng, isa + " large NN");
+    check_case<T>(Trans::T, Trans::N, {70, 1000, 400}, T(1), T(1), 1, rng, isa + " large TN");
+    check_case<T>(Trans::N, Trans::T, {129, 257, 785}, T(1), T(0), 0, rng, isa + " large NT");
+}
+
+std::vector<std::string> runnable_isas() {
+    std::vector<std::string> v;
+    for (const char* isa : kIsas)
+        if (kd::isa_available(isa)) v.push_back(isa);
+    return v;
+}
+
+template <class T>
+std::vector<T> run_once(Trans ta, Trans tb, Shape s, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    const std::size_t ar = ta == Trans::N ? s.m : s.k, ac = ta == Trans::N ? s.k : s.m;
+    const std::size_t br = tb == Trans::N ? s.k : s.n, bc = tb == Trans::N ? s.n : s.k;
+    auto A = random_vec<T>(ar * ac, rng);
+    auto B = random_vec<T>(br * bc, rng);
+    std::vector<T> C(s.m * s.n, T(0));
+    bpnet::kernels::gemm<T>(ta, tb, s.m, s.n, s.k, T(1), A.data(), ac, B.data(), bc, T(0),
+                            C.data(), s.n);
+    return C;
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("gemm: generic path is always available") { CHECK(kd::isa_available("generic")); }
+
+TEST_CASE("gemm float: every runnable ISA against the reference") {
+    for (auto& isa : runnable_isas()) check_isa<float>(isa);
+}
+
+TEST_CASE("gemm double: every runnable ISA against the reference") {
+    for (auto& isa : runnable_isas()) check_isa<double>(isa);
+}
+
+TEST_CASE("gemm: large shapes (several MC, KC, NC blocks), float and double") {
+    for (auto& isa : runnable_isas()) {
+        check_large<float>(isa);
+        check_large<double>(isa);
+    }
+}
+
+TEST_CASE("gemm: m, n or k zero") {
+    std::vector<double> A(12, 1.0), B(12, 1.0), C(12, 3.0);
+    bpnet::kernels::gemm<double>(Trans::N, Trans::N, 0, 3, 4, 1.0, A.data(), 4, B.data(), 3, 0.0,
+                                 C.data(), 3);
+    CHECK(C[0] == 3.0);
+    bpnet::kernels::gemm<double>(Trans::N, Trans::N, 3, 0, 4, 1.0, A.data(), 4, B.data(), 1, 0.0,
+                                 C.data(), 1);
+    CHECK(C[0] == 3.0);
+    // k == 0: C = beta * C
+    bpnet::kernels::gemm<double>(Trans::N, Trans::N, 2, 3, 0, 1.0, A.data(), 1, B.data(), 3, 2.0,
+                                 C.data(), 3);
+    CHECK(C[0] == 6.0 && C[5] == 6.0 && C[6] == 3.0);
+    std::vector<double> N(6, std::numeric_limits<double>::quiet_NaN());
+    bpnet::kernels::gemm<double>(Trans::N, Trans::N, 2, 3, 0, 1.0, A.data(), 1, B.data(), 3, 0.0,
+                                 N.data(), 3);
+    CHECK(N[0] == 0.0 && N[5] == 0.0);
+}
+
+TEST_CASE("gemm: leading dimension smaller than a row throws") {
+    std::vector<float> A(64, 1.f), B(64, 1.f), C(64, 0.f);
+    using bpnet::kernels::gemm;
+    CHECK_THROWS_AS(gemm<float>(Trans::N, Trans::N, 2, 3, 4, 1.f, A.data(), 3, B.data(), 3, 0.f,
+                                C.data(), 3),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(gemm<float>(Trans::T, Trans::N, 2, 3, 4, 1.f, A.data(), 1, B.data(), 3, 0.f,
+                                C.data(), 3),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(gemm<float>(Trans::N, Trans::N, 2, 3, 4, 1.f, A.data(), 4, B.data(), 2, 0.f,
+                                C.data(), 3),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(gemm<float>(Trans::N, Trans::T, 2, 3, 4, 1.f, A.data(), 4, B.data(), 3, 0.f,
+                                C.data(), 3),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(gemm<float>(Trans::N, Trans::N, 2, 3, 4, 1.f, A.data(), 4, B.data(), 3, 0.f,
+                                C.data(), 2),
+                    std::invalid_argument);
+    try {
+        gemm<float>(Trans::N, Trans::N, 2, 3, 4, 1.f, A.data(), 4, B.data(), 3, 0.f, C.data(), 2);
+    } catch (const std::invalid_argument& e) {
+        const std::string msg = e.what();
+        CHECK_MSG(msg.find("ldc") != std::string::npos && msg.find("2") != std::string::npos &&
+                      msg.find("3") != std::string::npos,
+                  "message names ldc, received and expected: " + msg);
+    }
+}
+
+TEST_CASE("gemm: dispatch override selects the path, unknown names throw") {
+    for (auto& isa : runnable_isas()) {
+        kd::select_isa(isa);
+        CHECK(std::string(bpnet::kernels::isa_name()) == isa);
+    }
+    CHECK_THROWS_AS(kd::select_isa("sse9"), std::invalid_argument);
+    for (const char* isa : kIsas)
+        if (!kd::isa_available(isa)) CHECK_THROWS_AS(kd::select_isa(isa), std::invalid_argument);
+}
+
+TEST_CASE("gemm: deterministic, same bits twice and for 1 or 2 threads") {
+    const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {97, 61, 500}, {3, 700, 300}};
+    for (auto& isa : runnable_isas()) {
+        kd::select_isa(isa);
+        for (auto& f : kForms)
+            for (const Shape& s : shapes) {
+                bpnet::set_num_threads(1);
+                const auto one = run_once<float>(f[0], f[1], s, 3);
+                const auto one_d = run_once<double>(f[0], f[1], s, 3);
+                CHECK_MSG(same_bits(one, run_once<float>(f[0], f[1], s, 3)),
+                          isa + " " + form_name(f[0], f[1]) + ": repeat differs");
+                bpnet::set_num_threads(2);
+                CHECK_MSG(same_bits(one, run_once<float>(f[0], f[1], s, 3)),
+                          isa + " " + form_name(f[0], f[1]) + ": 1 vs 2 threads differ (float)");
+                CHECK_MSG(same_bits(one_d, run_once<double>(f[0], f[1], s, 3)),
+                          isa + " " + form_name(f[0], f[1]) + ": 1 vs 2 threads differ (double)");
+                bpnet::set_num_threads(3);
+                CHECK_MSG(same_bits(one, run_once<float>(f[0], f[1], s, 3)),
+                          isa + " " + form_name(f[0], f[1]) + ": 1 vs 3 threads differ (float)");
+            }
+    }
+}
+
+TEST_CASE("threads: set_num_threads validates and is reported") {
+    CHECK_THROWS_AS(bpnet::set_num_threads(0), std::invalid_argument);
+    bpnet::set_num_threads(2);
+    CHECK(bpnet::num_threads() == (bpnet::openmp_enabled() ? 2 : 1));
+}
+
+TEST_MAIN()
