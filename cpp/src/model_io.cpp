@@ -5,7 +5,8 @@
 //
 // Layout (every integer little-endian, whatever the host; floats as their IEEE-754 bits):
 //   header   magic[8] version:u32 dtype:u8 reserved[3] file_size:u64         (24 bytes)
-//   body     layer_sizes, activations, loss, params, named arrays, metadata
+//   body     layer_sizes, activations, loss, params (in the model's dtype),
+//            named arrays (always float64: optimizer state is kept in double), metadata
 //   trailer  crc32:u32 of every byte before it                              (4 bytes)
 #include "bpnet/model_io.hpp"
 
@@ -332,7 +333,7 @@ std::string encode_model(const ModelData& m) {
     for (const auto& a : m.arrays) {
         w.str(a.first);
         w.u64(a.second.size());
-        w.values(a.second, m.dtype, "arrays['" + a.first + "']");
+        w.values(a.second, DType::float64, "arrays['" + a.first + "']");  // always float64
     }
     w.u32(static_cast<std::uint32_t>(m.metadata.size()));
     for (const auto& kv : m.metadata) {
@@ -431,7 +432,7 @@ ModelData decode_model(const void* data, std::size_t size) {
         const std::string field = "arrays[" + std::to_string(i) + "]";
         std::string name = r.str(field + ".name", model_limits::max_name_bytes);
         const std::uint64_t count = r.u64(field + ".count");
-        std::vector<double> values = r.values(count, dtype, field + " (" + quoted(name) + ")");
+        std::vector<double> values = r.values(count, DType::float64, field + " (" + quoted(name) + ")");
         m.arrays.emplace_back(std::move(name), std::move(values));
     }
 

@@ -56,7 +56,8 @@ struct ModelData {
     std::vector<std::string> activations;     // L names
     std::string loss;                         // loss name
     std::vector<double> params;               // the flat parameter buffer
-    // Optional named arrays in the model's dtype (optimizer state: "velocity", "adam_m", ...).
+    // Optional named arrays (optimizer state: "velocity", "adam_m", ...). Stored as float64
+    // whatever the model's dtype, because optimizer state is kept in double.
     std::vector<std::pair<std::string, std::vector<double>>> arrays;
     // Optional UTF-8 key/value metadata (training settings, standardisation, estimator info).
     std::vector<std::pair<std::string, std::string>> metadata;
