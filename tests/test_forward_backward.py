@@ -1,0 +1,135 @@
+"""Forward and backward of the C++ core against the NumPy reference of DESIGN.md §1, and
+against central finite differences of the loss."""
+import numpy as np
+import pytest
+
+import bpnet
+import reference as ref
+
+HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
+# (output activation, loss) pairs the library accepts
+PAIRS = [(o, "squared_error") for o in ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "exp"]]
+PAIRS += [("identity", "half_squared_error"), ("softmax", "half_squared_error"), ("tanh", "half_squared_error")]
+PAIRS += [("sigmoid", "binary_cross_entropy"), ("softmax", "cross_entropy"), ("exp", "poisson")]
+TOL = {"float64": 1e-9, "float32": 1e-4}
+
+
+def make_data(rng, sizes, out_act, loss, n=7):
+    X = rng.normal(size=(n, sizes[0]))
+    m = sizes[-1]
+    if loss == "cross_entropy":
+        y = np.eye(m)[rng.integers(0, m, size=n)]
+    elif loss == "binary_cross_entropy":
+        y = rng.integers(0, 2, size=(n, m)).astype(float)
+    elif loss == "poisson":
+        y = rng.poisson(2.0, size=(n, m)).astype(float)
+    else:
+        y = rng.normal(size=(n, m))
+    return X, y
+
+
+def close(actual, expected, tol):
+    actual = np.asarray(actual, dtype=np.float64)
+    scale = max(np.abs(expected).max(), 1e-30)
+    assert actual.shape == expected.shape
+    assert np.abs(actual - expected).max() <= tol * scale, np.abs(actual - expected).max() / scale
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+# depth 1 has no hidden layer, so its hidden activation is unused: one case of it suffices
+@pytest.mark.parametrize("depth,hidden", [(1, "sigmoid")] + [(d, h) for d in (2, 3, 4) for h in HIDDEN])
+@pytest.mark.parametrize("out_act,loss", PAIRS)
+def test_forward_backward_match_numpy(rng, dtype, depth, hidden, out_act, loss):
+    m = 3 if out_act == "softmax" else 2
+    sizes = [4] + [5, 3, 6][: depth - 1] + [m]
+    net = bpnet.Network(sizes, activation=hidden, output_activation=out_act, loss=loss, dtype=dtype, seed=3)
+    X, y = make_data(rng, sizes, out_act, loss)
+    X, y = X.astype(dtype), y.astype(dtype)
+    Ws = [w.astype(np.float64) for w in net.weights]
+    bs = [b.astype(np.float64) for b in net.biases]
+    acts = [hidden] * (depth - 1) + [out_act]
+    C, dWs, dbs, deltas, zs, As = ref.backward(Ws, bs, acts, loss, X.astype(np.float64), y.astype(np.float64))
+    tol = TOL[dtype]
+
+    trace = net.forward(X)
+    assert len(trace.z) == depth and len(trace.a) == depth + 1
+    assert trace.a[0] is X or np.array_equal(trace.a[0], X)
+    for l in range(depth):
+        close(trace.z[l], zs[l], tol)
+        close(trace.a[l + 1], As[l + 1], tol)
+    close(net.predict(X), As[-1], tol)
+
+    g = net.backward(X, y)
+    assert g.loss == pytest.approx(C, rel=tol)
+    assert net.loss(X, y) == pytest.approx(C, rel=tol)
+    for l in range(depth):
+        close(g.weights[l], dWs[l], tol)
+        close(g.biases[l], dbs[l], tol)
+        close(g.deltas[l], deltas[l], tol)
+        assert g.deltas[l].dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+def test_penalty_and_sample_weight_match_numpy(rng, alpha):
+    sizes = [3, 4, 2]
+    net = bpnet.Network(sizes, activation="tanh", loss="half_squared_error", seed=1)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    w = rng.uniform(0.5, 2.0, size=6)
+    C, dWs, dbs, deltas, _, _ = ref.backward(net.weights, net.biases, ["tanh", "identity"], "half_squared_error", X, y, w, alpha)
+    g = net.backward(X, y, sample_weight=w, alpha=alpha)
+    assert g.loss == pytest.approx(C, rel=1e-12)
+    for l in range(2):
+        close(g.weights[l], dWs[l], 1e-10)
+        close(g.biases[l], dbs[l], 1e-10)
+
+
+def numeric_gradient(net, X, y, h=1e-6):
+    """Central differences on the flat parameter vector, written here independently."""
+    p = net.params
+    out = np.empty(p.size)
+    for i in range(p.size):
+        keep = p[i]
+        p[i] = keep + h
+        cp = net.loss(X, y)
+        p[i] = keep - h
+        cm = net.loss(X, y)
+        p[i] = keep
+        out[i] = (cp - cm) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("out_act,loss", PAIRS)
+def test_backward_matches_finite_differences(rng, hidden, out_act, loss):
+    m = 3 if out_act == "softmax" else 2
+    net = bpnet.Network([3, 4, 3, m], activation=hidden, output_activation=out_act, loss=loss, seed=5)
+    X, y = make_data(rng, [3, 4, 3, m], out_act, loss, n=5)
+    before = net.params.copy()
+    analytic = net.backward(X, y).flat
+    numeric = numeric_gradient(net, X, y)
+    np.testing.assert_array_equal(net.params, before)
+    assert np.abs(analytic - numeric).max() <= 1e-6 * max(np.abs(numeric).max(), 1e-8)
+
+
+def test_gradcheck_reports_every_layer(rng):
+    net = bpnet.Network([3, 5, 4, 2], activation=["tanh", "sigmoid"], output_activation="softmax",
+                        loss="cross_entropy", seed=2)
+    X = rng.normal(size=(8, 3))
+    y = np.eye(2)[rng.integers(0, 2, size=8)]
+    before = net.params.copy()
+    res = bpnet.gradcheck(net, X, y)
+    assert len(res.max_rel_error) == 3
+    assert max(res.max_rel_error) < 1e-6
+    assert res.passed()
+    np.testing.assert_array_equal(net.params, before)
+    # and it detects a wrong gradient: compare against a perturbed analytic vector
+    wrong = res.analytic.copy()
+    wrong[0] += 0.1 * np.abs(wrong).max()
+    assert np.abs(wrong - res.numeric).max() > 1e-3 * np.abs(res.numeric).max()
+
+
+def test_gradcheck_float32(rng):
+    net = bpnet.Network([3, 4, 1], activation="tanh", dtype="float32", seed=2)
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))
+    res = bpnet.gradcheck(net, X, y)
+    assert max(res.max_rel_error) < 5e-2
