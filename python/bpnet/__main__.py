@@ -45,7 +45,7 @@ def _demo(seed: int = 0) -> int:
     x = np.linspace(-3, 3, 200).reshape(-1, 1)
     t = np.sin(x)
     net = bpnet.Network((1, 8, 1), activation="sigmoid", seed=seed)
-    hist = net.fit(x, t, learning_rate=0.5, epochs=3000, batch_size=10, seed=seed)
+    hist = net.fit(x, t, learning_rate=0.1, epochs=3000, batch_size=10, seed=seed)
     times.append(("hidden layer", time.perf_counter() - t0))
     print("2. A hidden layer: 1-8(sigmoid)-1 fitted to sin(x) on [-3, 3], SGD, batch 10")
     for e in (1, 10, 100, 1000, 3000):
