@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Checks that bpnet installs as a C++ package and that the examples build against it:
+#   1. configure, build and install the repository into a temporary prefix (no tests, no Python);
+#   2. configure cpp/examples on their own in a fresh folder with CMAKE_PREFIX_PATH=<prefix>
+#      (find_package(bpnet CONFIG REQUIRED)), build them;
+#   3. run xor and linear_regression (each checks its own result) and load_model on the
+#      model xor saved, and check what they print.
+# Exits non-zero on any failure. Extra arguments go to the first configure, e.g.
+#   cpp/examples/check_install.sh -DBPNET_OPENMP=OFF
+#   cpp/examples/check_install.sh -DBUILD_SHARED_LIBS=ON
+# Environment: BPNET_CHECK_DIR=<folder> keeps the work there (default: a temp folder, removed).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+if [[ -n "${BPNET_CHECK_DIR:-}" ]]; then
+  tmp=$BPNET_CHECK_DIR
+  mkdir -p "$tmp"
+else
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/bpnet-install-check.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+fi
+generator=()
+if command -v ninja > /dev/null; then generator=(-G Ninja); fi
+jobs=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'check_install: FAILED: %s\n' "$*" >&2; exit 1; }
+
+step "configure, build and install bpnet into $tmp/prefix"
+cmake -S "$repo" -B "$tmp/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DBPNET_TESTS=OFF -DBPNET_EXAMPLES=OFF -DBPNET_PYTHON=OFF -DBPNET_INSTALL=ON "$@"
+cmake --build "$tmp/build" --parallel "$jobs"
+cmake --install "$tmp/build" --prefix "$tmp/prefix"
+config=$(find "$tmp/prefix" -name bpnetConfig.cmake | head -n 1)
+[[ -n "$config" ]] || fail "no bpnetConfig.cmake under $tmp/prefix"
+[[ -f "$(dirname "$config")/bpnetConfigVersion.cmake" ]] || fail "no bpnetConfigVersion.cmake"
+[[ -f "$tmp/prefix/include/bpnet/bpnet.hpp" ]] || fail "no include/bpnet/bpnet.hpp"
+
+step "build cpp/examples as a standalone project against the installed package"
+cmake -S "$repo/cpp/examples" -B "$tmp/examples" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$tmp/prefix"
+cmake --build "$tmp/examples" --parallel "$jobs"
+
+step "run xor"
+"$tmp/examples/xor" --save "$tmp/xor.bpnet" | tee "$tmp/xor.txt" || fail "xor exited non-zero"
+grep -q '^ok: every output within 0.1' "$tmp/xor.txt" || fail "xor did not print its ok line"
+
+step "run linear_regression"
+"$tmp/examples/linear_regression" | tee "$tmp/linreg.txt" || fail "linear_regression exited non-zero"
+grep -q '^ok: largest difference' "$tmp/linreg.txt" || fail "linear_regression did not print its ok line"
+
+step "run load_model on the model xor saved"
+"$tmp/examples/load_model" "$tmp/xor.bpnet" 0 0 0 1 1 0 1 1 | tee "$tmp/load.txt" \
+  || fail "load_model exited non-zero"
+# The XOR truth table again, from the file: outputs within 0.1 of 0 1 1 0.
+awk 'BEGIN { split("0 1 1 0", t) }
+     { n++; d = $1 - t[n]; if (d < 0) d = -d; if (d >= 0.1) bad = 1 }
+     END { exit (n == 4 && !bad) ? 0 : 1 }' "$tmp/load.txt" \
+  || fail "load_model's predictions are not the XOR truth table"
+
+step "ok: bpnet installs, and the examples build against it and print correct results"
