@@ -8,6 +8,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <map>
+
 #include <atomic>
 #include <optional>
 #include <string_view>
@@ -79,6 +81,14 @@ struct LayerArrays {
         return out;
     }
 };
+
+// User metadata is stored under keys prefixed "user." (the core uses unprefixed keys).
+bpnet::ModelData with_user_metadata(bpnet::ModelData m, const std::map<std::string, std::string>& user) {
+    for (const auto& kv : user) m.metadata.emplace_back("user." + kv.first, kv.second);
+    return m;
+}
+
+py::tuple network_and_metadata(const bpnet::ModelData& m);
 
 template <class T>
 void bind_network(py::module_& m, const char* cls) {
@@ -265,20 +275,27 @@ void bind_network(py::module_& m, const char* cls) {
              "batch_size"_a, "shuffle"_a, "seed"_a, "alpha"_a, "momentum"_a, "nesterovs_momentum"_a,
              "beta_1"_a, "beta_2"_a, "epsilon"_a, "callback"_a)
         .def("to_bytes",
-             [](const Net& net) { return py::bytes(bpnet::encode_model(net.to_model())); })
+             [](const Net& net, const std::map<std::string, std::string>& metadata) {
+                 return py::bytes(bpnet::encode_model(with_user_metadata(net.to_model(), metadata)));
+             },
+             "metadata"_a = std::map<std::string, std::string>{})
         .def("save",
-             [](const Net& net, const std::string& path) {
-                 auto model = net.to_model();
+             [](const Net& net, const std::string& path, const std::map<std::string, std::string>& metadata) {
+                 auto model = with_user_metadata(net.to_model(), metadata);
                  py::gil_scoped_release release;
                  bpnet::save_model(path, model);
              },
-             "path"_a);
+             "path"_a, "metadata"_a = std::map<std::string, std::string>{});
 }
 
-// Builds a network of the file's dtype from a decoded model.
-py::object network_from_model(const bpnet::ModelData& m) {
-    if (m.dtype == bpnet::DType::float32) return py::cast(bpnet::Network<float>::from_model(m));
-    return py::cast(bpnet::Network<double>::from_model(m));
+// Builds a network of the file's dtype from a decoded model, with its user metadata.
+py::tuple network_and_metadata(const bpnet::ModelData& m) {
+    py::dict user;
+    for (const auto& kv : m.metadata)
+        if (kv.first.rfind("user.", 0) == 0) user[py::str(kv.first.substr(5))] = py::str(kv.second);
+    if (m.dtype == bpnet::DType::float32)
+        return py::make_tuple(py::cast(bpnet::Network<float>::from_model(m)), user);
+    return py::make_tuple(py::cast(bpnet::Network<double>::from_model(m)), user);
 }
 
 }  // namespace
@@ -294,7 +311,7 @@ PYBIND11_MODULE(_core, m) {
 
     m.def("from_bytes", [](py::bytes data) {
         std::string_view s = data;
-        return network_from_model(bpnet::decode_model(s.data(), s.size()));
+        return network_and_metadata(bpnet::decode_model(s.data(), s.size()));
     });
     m.def("load", [](const std::string& path) {
         bpnet::ModelData model;
@@ -302,7 +319,7 @@ PYBIND11_MODULE(_core, m) {
             py::gil_scoped_release release;
             model = bpnet::load_model(path);
         }
-        return network_from_model(model);
+        return network_and_metadata(model);
     });
     m.def("set_num_threads", &bpnet::set_num_threads, "n"_a);
     m.def("get_num_threads", &bpnet::num_threads);

@@ -214,11 +214,13 @@ class Network:
             raise ValueError(f"loss: expected a name, got {loss!r}")
         dt = _network_dtype(dtype)
         self._net = _CORE[dt](sizes, hidden + [output_activation], loss, _seed(seed))
+        self.metadata = {}
 
     @classmethod
-    def _wrap(cls, core) -> "Network":
+    def _wrap(cls, core, metadata=None) -> "Network":
         net = cls.__new__(cls)
         net._net = core
+        net.metadata = dict(metadata or {})
         return net
 
     # ------------------------------------------------------------------ description
@@ -430,18 +432,25 @@ class Network:
         return history
 
     # ------------------------------------------------------------------ files and pickles
+    def _checked_metadata(self) -> dict:
+        md = self.metadata
+        if not isinstance(md, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in md.items()):
+            raise ValueError("metadata: expected a dict of str to str")
+        return md
+
     def save(self, path) -> None:
-        """Write the model file (docs/model-format.md) atomically."""
-        self._net.save(os.fspath(path))
+        """Write the model file (docs/model-format.md) atomically, with ``self.metadata``
+        (a dict of str to str) and the optimizer state."""
+        self._net.save(os.fspath(path), self._checked_metadata())
 
     def to_bytes(self) -> bytes:
         """The model file's bytes."""
-        return self._net.to_bytes()
+        return self._net.to_bytes(self._checked_metadata())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Network":
         """A network from a model file's bytes (checked as ``load`` does)."""
-        return cls._wrap(_core.from_bytes(bytes(data)))
+        return cls._wrap(*_core.from_bytes(bytes(data)))
 
     def __reduce__(self):
         return (Network.from_bytes, (self.to_bytes(),))
@@ -457,4 +466,4 @@ def load(path) -> Network:
     Raises FileNotFoundError when ``path`` does not exist and ValueError when the file is not
     a valid bpnet model (its message says what is wrong).
     """
-    return Network._wrap(_core.load(os.fspath(path)))
+    return Network._wrap(*_core.load(os.fspath(path)))
