@@ -15,7 +15,6 @@ struct KernelF32 {
     static constexpr std::size_t KC = 256;
     static constexpr std::size_t NC = 576;  // KC x NC x 4 B = 576 KiB of L2
     static constexpr std::size_t MC = 1020;
-    static constexpr std::size_t SMALL_LANES = 16;
 
     static float combine(float alpha, float acc, float beta, float c) {
         return __builtin_fmaf(alpha, acc, beta * c);
@@ -68,7 +67,6 @@ struct KernelF64 {
     static constexpr std::size_t KC = 256;
     static constexpr std::size_t NC = 288;  // KC x NC x 8 B = 576 KiB of L2
     static constexpr std::size_t MC = 1020;
-    static constexpr std::size_t SMALL_LANES = 8;
 
     static double combine(double alpha, double acc, double beta, double c) {
         return __builtin_fma(alpha, acc, beta * c);
@@ -115,10 +113,58 @@ struct KernelF64 {
     }
 };
 
+// Vector types of the small direct path (see gemm_small in gemm_blocked.hpp).
+inline __m256i lane_mask32(std::size_t n) {  // lanes < n of 8 x 32 bit set
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline __m256i lane_mask64(std::size_t n) {  // lanes < n of 4 x 64 bit set
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n)), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+struct VecF32 {
+    using T = float;
+    using V = __m256;
+    static constexpr std::size_t W = 8;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V set1(T x) { return _mm256_set1_ps(x); }
+    static V loadu(const T* p) { return _mm256_loadu_ps(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm256_maskload_ps(p, lane_mask32(n)); }
+    static void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_ps(p, lane_mask32(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static T reduce_add(V v) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
+    }
+    static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
+};
+
+struct VecF64 {
+    using T = double;
+    using V = __m256d;
+    static constexpr std::size_t W = 4;
+    static V zero() { return _mm256_setzero_pd(); }
+    static V set1(T x) { return _mm256_set1_pd(x); }
+    static V loadu(const T* p) { return _mm256_loadu_pd(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm256_maskload_pd(p, lane_mask64(n)); }
+    static void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_pd(p, lane_mask64(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+    static T reduce_add(V v) {
+        __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+    static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
+};
+
 void sgemm_blocked(const GemmArgs<float>& g, int nt) { gemm_blocked<KernelF32>(g, nt); }
-void sgemm_small(const GemmArgs<float>& g) { gemm_small<KernelF32>(g); }
+void sgemm_small(const GemmArgs<float>& g) { gemm_small<VecF32>(g); }
 void dgemm_blocked(const GemmArgs<double>& g, int nt) { gemm_blocked<KernelF64>(g, nt); }
-void dgemm_small(const GemmArgs<double>& g) { gemm_small<KernelF64>(g); }
+void dgemm_small(const GemmArgs<double>& g) { gemm_small<VecF64>(g); }
 
 }  // namespace
 

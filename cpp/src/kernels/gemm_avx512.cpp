@@ -48,7 +48,6 @@ struct KernelF32 {
     static constexpr std::size_t KC = 384;
     static constexpr std::size_t NC = 480;  // KC x NC x 4 B = 720 KiB of L2
     static constexpr std::size_t MC = 1008;
-    static constexpr std::size_t SMALL_LANES = 16;
 
     static float combine(float alpha, float acc, float beta, float c) {
         return __builtin_fmaf(alpha, acc, beta * c);
@@ -146,7 +145,6 @@ struct KernelF64 {
     static constexpr std::size_t KC = 192;
     static constexpr std::size_t NC = 448;  // KC x NC x 8 B = 672 KiB of L2
     static constexpr std::size_t MC = 1008;
-    static constexpr std::size_t SMALL_LANES = 8;
 
     static double combine(double alpha, double acc, double beta, double c) {
         return __builtin_fma(alpha, acc, beta * c);
@@ -212,10 +210,43 @@ struct KernelF64 {
     }
 };
 
+// Vector types of the small direct path (see gemm_small in gemm_blocked.hpp).
+struct VecF32 {
+    using T = float;
+    using V = __m512;
+    static constexpr std::size_t W = 16;
+    static V zero() { return _mm512_setzero_ps(); }
+    static V set1(T x) { return _mm512_set1_ps(x); }
+    static V loadu(const T* p) { return _mm512_loadu_ps(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm512_maskz_loadu_ps(mask16(n), p); }
+    static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm512_mask_storeu_ps(p, mask16(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+    static T reduce_add(V v) { return _mm512_reduce_add_ps(v); }
+    static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
+};
+
+struct VecF64 {
+    using T = double;
+    using V = __m512d;
+    static constexpr std::size_t W = 8;
+    static V zero() { return _mm512_setzero_pd(); }
+    static V set1(T x) { return _mm512_set1_pd(x); }
+    static V loadu(const T* p) { return _mm512_loadu_pd(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm512_maskz_loadu_pd(mask8(n), p); }
+    static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm512_mask_storeu_pd(p, mask8(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+    static T reduce_add(V v) { return _mm512_reduce_add_pd(v); }
+    static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
+};
+
 void sgemm_blocked(const GemmArgs<float>& g, int nt) { gemm_blocked<KernelF32>(g, nt); }
-void sgemm_small(const GemmArgs<float>& g) { gemm_small<KernelF32>(g); }
+void sgemm_small(const GemmArgs<float>& g) { gemm_small<VecF32>(g); }
 void dgemm_blocked(const GemmArgs<double>& g, int nt) { gemm_blocked<KernelF64>(g, nt); }
-void dgemm_small(const GemmArgs<double>& g) { gemm_small<KernelF64>(g); }
+void dgemm_small(const GemmArgs<double>& g) { gemm_small<VecF64>(g); }
 
 }  // namespace
 

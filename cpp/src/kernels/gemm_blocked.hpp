@@ -14,7 +14,6 @@
 //       element's bits do not depend on where tile boundaries fall (thread-count determinism);
 //   pack_transposed(dst, ld_dst, src, ld_src, rows, cols):
 //       dst[p*ld_dst + r] = src[r*ld_src + p] for r < rows, p < cols; 0 for rows <= r < ld_dst.
-//   SMALL_LANES: lanes of the dot-product accumulators of the small path.
 //
 // Loop structure (a row-major BLIS: the register tile broadcasts A and loads vectors of B):
 //   loop 5: ic over MC rows of C      packed A block (MC x KC) lives in L3/L2
@@ -177,55 +176,101 @@ static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
     }
 }
 
-// Direct path for small products: no packing, no allocation.
-template <class K>
-static void gemm_small(const GemmArgs<typename K::T>& g) {
-    using T = typename K::T;
-    if (g.tb == Trans::N) {
-        // C(i, j0:j0+W) accumulates op(A)(i, p) * B(p, j0:j0+W): contiguous rows of B.
-        constexpr std::size_t W = 64;
-        alignas(64) T acc[W];
-        for (std::size_t i = 0; i < g.m; ++i) {
-            for (std::size_t j0 = 0; j0 < g.n; j0 += W) {
-                const std::size_t w = blk_min(W, g.n - j0);
-                for (std::size_t j = 0; j < W; ++j) acc[j] = T(0);
+// Direct path for small products: no packing, no allocation, one thread. V is the file's
+// vector type: T, V, W (lanes), zero, set1, loadu, load_part(p, n) (lanes >= n read as 0),
+// storeu, store_part(p, v, n), fmadd(a, b, c), mul, reduce_add (fixed order).
+//   C (m, n) = alpha * op(A) op(B) + beta * C
+
+// tb == N: C(i, j0:j0+4W) accumulates op(A)(i, p) * B(p, j0:j0+4W) in 4 vector registers.
+template <class V>
+static void small_nn(const GemmArgs<typename V::T>& g) {
+    using T = typename V::T;
+    constexpr std::size_t W = V::W, CH = 4 * W;
+    const auto va = V::set1(g.alpha), vb = V::set1(g.beta);
+    for (std::size_t i = 0; i < g.m; ++i) {
+        T* c = g.C + i * g.ldc;
+        for (std::size_t j0 = 0; j0 < g.n; j0 += CH) {
+            const std::size_t w = blk_min(CH, g.n - j0);
+            typename V::V acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+            if (w == CH) {
                 for (std::size_t p = 0; p < g.k; ++p) {
-                    const T a = g.ta == Trans::N ? g.A[i * g.lda + p] : g.A[p * g.lda + i];
+                    const auto a = V::set1(g.ta == Trans::N ? g.A[i * g.lda + p] : g.A[p * g.lda + i]);
                     const T* b = g.B + p * g.ldb + j0;
-                    for (std::size_t j = 0; j < w; ++j) acc[j] += a * b[j];
+                    for (std::size_t v = 0; v < 4; ++v) acc[v] = V::fmadd(a, V::loadu(b + v * W), acc[v]);
                 }
-                T* c = g.C + i * g.ldc + j0;
-                for (std::size_t j = 0; j < w; ++j)
-                    c[j] = K::combine(g.alpha, acc[j], g.beta, g.beta == T(0) ? T(0) : c[j]);
+                for (std::size_t v = 0; v < 4; ++v) {
+                    T* cv = c + j0 + v * W;
+                    V::storeu(cv, g.beta == T(0) ? V::mul(va, acc[v])
+                                                 : V::fmadd(va, acc[v], V::mul(vb, V::loadu(cv))));
+                }
+            } else {
+                std::size_t cnt[4];
+                for (std::size_t v = 0; v < 4; ++v)
+                    cnt[v] = w > v * W ? blk_min(W, w - v * W) : 0;
+                for (std::size_t p = 0; p < g.k; ++p) {
+                    const auto a = V::set1(g.ta == Trans::N ? g.A[i * g.lda + p] : g.A[p * g.lda + i]);
+                    const T* b = g.B + p * g.ldb + j0;
+                    for (std::size_t v = 0; v < 4 && cnt[v] > 0; ++v)
+                        acc[v] = V::fmadd(a, V::load_part(b + v * W, cnt[v]), acc[v]);
+                }
+                for (std::size_t v = 0; v < 4 && cnt[v] > 0; ++v) {
+                    T* cv = c + j0 + v * W;
+                    V::store_part(cv,
+                                  g.beta == T(0)
+                                      ? V::mul(va, acc[v])
+                                      : V::fmadd(va, acc[v], V::mul(vb, V::load_part(cv, cnt[v]))),
+                                  cnt[v]);
+                }
             }
         }
+    }
+}
+
+// ta == N, tb == T: C(i, j) = dot(row i of A, row j of B); four dot products at a time.
+template <class V>
+static void small_nt(const GemmArgs<typename V::T>& g) {
+    using T = typename V::T;
+    constexpr std::size_t W = V::W;
+    const std::size_t kv = g.k / W * W, kt = g.k - kv;
+    for (std::size_t i = 0; i < g.m; ++i) {
+        const T* a = g.A + i * g.lda;
+        for (std::size_t j = 0; j < g.n; j += 4) {
+            const T* b[4];
+            for (std::size_t q = 0; q < 4; ++q) b[q] = g.B + blk_min(j + q, g.n - 1) * g.ldb;
+            typename V::V acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+            for (std::size_t p = 0; p < kv; p += W) {
+                const auto av = V::loadu(a + p);
+                for (std::size_t q = 0; q < 4; ++q) acc[q] = V::fmadd(av, V::loadu(b[q] + p), acc[q]);
+            }
+            if (kt > 0) {
+                const auto av = V::load_part(a + kv, kt);
+                for (std::size_t q = 0; q < 4; ++q)
+                    acc[q] = V::fmadd(av, V::load_part(b[q] + kv, kt), acc[q]);
+            }
+            const std::size_t nq = blk_min(4, g.n - j);
+            for (std::size_t q = 0; q < nq; ++q) {
+                T& c = g.C[i * g.ldc + j + q];
+                const T s = V::reduce_add(acc[q]);
+                c = g.beta == T(0) ? g.alpha * s : V::fma1(g.alpha, s, g.beta * c);
+            }
+        }
+    }
+}
+
+template <class V>
+static void gemm_small(const GemmArgs<typename V::T>& g) {
+    using T = typename V::T;
+    if (g.tb == Trans::N) {
+        small_nn<V>(g);
     } else if (g.ta == Trans::N) {
-        // C(i, j) = dot(row i of A, row j of B), both contiguous in p; L lanes, fixed order.
-        constexpr std::size_t L = K::SMALL_LANES;
-        for (std::size_t i = 0; i < g.m; ++i) {
-            const T* a = g.A + i * g.lda;
-            for (std::size_t j = 0; j < g.n; ++j) {
-                const T* b = g.B + j * g.ldb;
-                T lane[L];
-                for (std::size_t l = 0; l < L; ++l) lane[l] = T(0);
-                std::size_t p = 0;
-                for (; p + L <= g.k; p += L)
-                    for (std::size_t l = 0; l < L; ++l) lane[l] += a[p + l] * b[p + l];
-                for (std::size_t l = 0; p < g.k; ++p, ++l) lane[l] += a[p] * b[p];
-                for (std::size_t h = L / 2; h > 0; h /= 2)
-                    for (std::size_t l = 0; l < h; ++l) lane[l] += lane[l + h];
-                T& c = g.C[i * g.ldc + j];
-                c = K::combine(g.alpha, lane[0], g.beta, g.beta == T(0) ? T(0) : c);
-            }
-        }
-    } else {
-        // TT (rare): plain loops.
+        small_nt<V>(g);
+    } else {  // TT (rare): plain loops
         for (std::size_t i = 0; i < g.m; ++i)
             for (std::size_t j = 0; j < g.n; ++j) {
                 T s = T(0);
                 for (std::size_t p = 0; p < g.k; ++p) s += g.A[p * g.lda + i] * g.B[j * g.ldb + p];
                 T& c = g.C[i * g.ldc + j];
-                c = K::combine(g.alpha, s, g.beta, g.beta == T(0) ? T(0) : c);
+                c = g.beta == T(0) ? g.alpha * s : V::fma1(g.alpha, s, g.beta * c);
             }
     }
 }

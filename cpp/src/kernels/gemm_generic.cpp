@@ -14,7 +14,6 @@ struct GenericKernel {
     static constexpr std::size_t KC = 256;
     static constexpr std::size_t MC = 1020 / MR * MR;
     static constexpr std::size_t NC = (512 * 1024 / (KC * sizeof(T))) / NR * NR;  // KC x NC = 512 KiB
-    static constexpr std::size_t SMALL_LANES = 16 / sizeof(T) * 2;
 
     static T combine(T alpha, T acc, T beta, T c) { return alpha * acc + beta * c; }
 
@@ -43,10 +42,30 @@ struct GenericKernel {
 using KernelF32 = GenericKernel<float, 4, 8>;
 using KernelF64 = GenericKernel<double, 4, 4>;
 
+// Scalar "vectors" of one lane for the small direct path (see gemm_small in gemm_blocked.hpp).
+template <class TT>
+struct Scalar {
+    using T = TT;
+    using V = TT;
+    static constexpr std::size_t W = 1;
+    static V zero() { return T(0); }
+    static V set1(T x) { return x; }
+    static V loadu(const T* p) { return *p; }
+    static V load_part(const T* p, std::size_t n) { return n > 0 ? *p : T(0); }
+    static void storeu(T* p, V v) { *p = v; }
+    static void store_part(T* p, V v, std::size_t n) {
+        if (n > 0) *p = v;
+    }
+    static V fmadd(V a, V b, V c) { return a * b + c; }
+    static V mul(V a, V b) { return a * b; }
+    static T reduce_add(V v) { return v; }
+    static T fma1(T a, T b, T c) { return a * b + c; }
+};
+
 void sgemm_blocked(const GemmArgs<float>& g, int nt) { gemm_blocked<KernelF32>(g, nt); }
-void sgemm_small(const GemmArgs<float>& g) { gemm_small<KernelF32>(g); }
+void sgemm_small(const GemmArgs<float>& g) { gemm_small<Scalar<float>>(g); }
 void dgemm_blocked(const GemmArgs<double>& g, int nt) { gemm_blocked<KernelF64>(g, nt); }
-void dgemm_small(const GemmArgs<double>& g) { gemm_small<KernelF64>(g); }
+void dgemm_small(const GemmArgs<double>& g) { gemm_small<Scalar<double>>(g); }
 
 }  // namespace
 

@@ -1,0 +1,107 @@
+// Times bpnet's gemm on one shape; driven by bench_gemm.py, which writes the inputs, times
+// NumPy on the same arrays and checks the answer this program writes.
+//
+//   bench_gemm run f32|f64 NN|NT|TN|TT m n k threads reps A.bin B.bin C.bin
+//       A, B: raw row-major arrays (A (m,k) or (k,m), B (k,n) or (n,k), no padding).
+//       Prints "isa=<name> threads=<t> median_s=<s> min_s=<s>" and writes C (m, n).
+//   bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls
+//       Prints the median time per call in nanoseconds of repeated small products.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bpnet/threads.hpp"
+#include "kernels/gemm.hpp"
+
+using bpnet::kernels::Trans;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+template <class T>
+std::vector<T> read_raw(const char* path, std::size_t n) {
+    std::vector<T> v(n);
+    std::ifstream f(path, std::ios::binary);
+    if (!f.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * sizeof(T))))
+        throw std::runtime_error(std::string("cannot read ") + path);
+    return v;
+}
+
+template <class T>
+int run(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, int reps, char** files) {
+    const auto A = read_raw<T>(files[0], m * k);
+    const auto B = read_raw<T>(files[1], k * n);
+    std::vector<T> C(m * n);
+    const std::size_t lda = ta == Trans::N ? k : m, ldb = tb == Trans::N ? n : k;
+    std::vector<double> t;
+    for (int r = 0; r < reps + 1; ++r) {  // the first call warms up (page faults, buffers)
+        const auto t0 = Clock::now();
+        bpnet::kernels::gemm<T>(ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, T(0),
+                                C.data(), n);
+        const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+        if (r > 0) t.push_back(s);
+    }
+    std::sort(t.begin(), t.end());
+    std::printf("isa=%s threads=%d median_s=%.9g min_s=%.9g\n", bpnet::kernels::isa_name(),
+                bpnet::num_threads(), t[t.size() / 2], t[0]);
+    std::ofstream(files[2], std::ios::binary)
+        .write(reinterpret_cast<const char*>(C.data()), std::streamsize(C.size() * sizeof(T)));
+    return 0;
+}
+
+template <class T>
+int latency(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, long calls) {
+    std::vector<T> A(m * k, T(0.5)), B(k * n, T(0.25)), C(m * n, T(0));
+    const std::size_t lda = ta == Trans::N ? k : m, ldb = tb == Trans::N ? n : k;
+    std::vector<double> t;
+    for (int r = 0; r < 7; ++r) {
+        const auto t0 = Clock::now();
+        for (long c = 0; c < calls; ++c) {
+            bpnet::kernels::gemm<T>(ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, T(0),
+                                    C.data(), n);
+            asm volatile("" : : "r"(C.data()) : "memory");
+        }
+        t.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / double(calls));
+    }
+    std::sort(t.begin(), t.end());
+    std::printf("isa=%s ns_per_call=%.2f\n", bpnet::kernels::isa_name(), t[t.size() / 2] * 1e9);
+    return 0;
+}
+
+Trans trans_of(char c) { return c == 'T' ? Trans::T : Trans::N; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        if (argc >= 11 && std::strcmp(argv[1], "run") == 0) {
+            const Trans ta = trans_of(argv[3][0]), tb = trans_of(argv[3][1]);
+            const std::size_t m = std::stoul(argv[4]), n = std::stoul(argv[5]), k = std::stoul(argv[6]);
+            bpnet::set_num_threads(std::atoi(argv[7]));
+            const int reps = std::atoi(argv[8]);
+            return std::strcmp(argv[2], "f32") == 0 ? run<float>(ta, tb, m, n, k, reps, argv + 9)
+                                                    : run<double>(ta, tb, m, n, k, reps, argv + 9);
+        }
+        if (argc >= 8 && std::strcmp(argv[1], "latency") == 0) {
+            const Trans ta = trans_of(argv[3][0]), tb = trans_of(argv[3][1]);
+            const std::size_t m = std::stoul(argv[4]), n = std::stoul(argv[5]), k = std::stoul(argv[6]);
+            const long calls = std::atol(argv[7]);
+            bpnet::set_num_threads(1);
+            return std::strcmp(argv[2], "f32") == 0 ? latency<float>(ta, tb, m, n, k, calls)
+                                                    : latency<double>(ta, tb, m, n, k, calls);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_gemm: %s\n", e.what());
+        return 1;
+    }
+    std::fprintf(stderr,
+                 "usage: bench_gemm run f32|f64 NN|NT|TN|TT m n k threads reps A B C\n"
+                 "       bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls\n");
+    return 2;
+}

@@ -1,0 +1,149 @@
+"""GFLOP/s of bpnet's gemm beside NumPy's (OpenBLAS) on the shapes training uses.
+
+One command (see benchmarks/README.md):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_gemm.py
+
+builds the C++ timing program benchmarks/bench_gemm.cpp (CMake, -DBPNET_BENCHMARKS=ON) into
+build-bench/ unless --exe is given, then for every shape, dtype and thread count: writes the
+inputs, times NumPy on them (threads limited with threadpoolctl), times bpnet on the same
+arrays (OMP_NUM_THREADS and bpnet's own thread setting), checks bpnet's answer against NumPy's
+and prints medians and the ratio bpnet / NumPy (> 1: bpnet faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (label, form, m, n, k): C (m, n) = op(A) (m, k) op(B) (k, n), row-major.
+TRAINING_SHAPES = [
+    ("(1024x1024)(1024x1024)", "NN", 1024, 1024, 1024),
+    ("X(128x784) W(256x784)^T", "NT", 128, 256, 784),
+    ("d(128x256)^T X(128x784)", "TN", 256, 784, 128),
+    ("d(128x256) W(256x784)", "NN", 128, 784, 256),
+]
+SQUARE = [256, 512, 1024, 2048]
+
+
+def build(build_dir: Path) -> Path:
+    subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja",
+                    "-DCMAKE_BUILD_TYPE=Release", "-DBPNET_BENCHMARKS=ON", "-DBPNET_TESTS=OFF",
+                    "-DBPNET_EXAMPLES=OFF"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", str(build_dir), "--target", "bench_gemm"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return build_dir / "bench_gemm"
+
+
+def operands(form: str, m: int, n: int, k: int, dtype, rng):
+    """A and B as stored (row-major, unpadded) for the given transpose form."""
+    a = rng.standard_normal((k, m) if form[0] == "T" else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if form[1] == "T" else (k, n)).astype(dtype)
+    return a, b
+
+
+def numpy_product(form, a, b):
+    return (a.T if form[0] == "T" else a) @ (b.T if form[1] == "T" else b)
+
+
+def time_numpy(form, a, b, threads, reps):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        numpy_product(form, a, b)  # warm-up
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            numpy_product(form, a, b)
+            ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def time_bpnet(exe, form, m, n, k, a, b, threads, reps, tmp: Path):
+    fa, fb, fc = tmp / "a.bin", tmp / "b.bin", tmp / "c.bin"
+    a.tofile(fa)
+    b.tofile(fb)
+    dt = "f32" if a.dtype == np.float32 else "f64"
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([str(exe), "run", dt, form, str(m), str(n), str(k), str(threads),
+                          str(reps), str(fa), str(fb), str(fc)], check=True, env=env,
+                         capture_output=True, text=True).stdout
+    fields = dict(kv.split("=") for kv in out.split())
+    c = np.fromfile(fc, dtype=a.dtype).reshape(m, n)
+    return float(fields["median_s"]), fields["isa"], c
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--exe", type=Path, help="bench_gemm program (default: build it)")
+    p.add_argument("--build-dir", type=Path, default=ROOT / "build-bench")
+    p.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
+    p.add_argument("--dtypes", default="float32,float64")
+    p.add_argument("--quick", action="store_true", help="training shapes only")
+    p.add_argument("--runs", type=int, default=0, help="timed runs per case (default: adaptive)")
+    args = p.parse_args(argv)
+
+    exe = args.exe or build(args.build_dir)
+    try:
+        import threadpoolctl
+
+        info = [(d.get("internal_api"), d.get("version"), d.get("architecture"))
+                for d in threadpoolctl.threadpool_info() if d.get("user_api") == "blas"]
+    except ImportError:
+        print("threadpoolctl is required: pip install threadpoolctl", file=sys.stderr)
+        return 2
+    numpy_product("NN", np.ones((2, 2)), np.ones((2, 2)))
+    info = [(d.get("internal_api"), d.get("version"), d.get("architecture"))
+            for d in threadpoolctl.threadpool_info() if d.get("user_api") == "blas"]
+    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+          f"NumPy {np.__version__}, BLAS {info}")
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if var in os.environ:
+            print(f"# warning: {var}={os.environ[var]} is set; unset it for a fair baseline")
+
+    shapes = list(TRAINING_SHAPES)
+    if not args.quick:
+        shapes += [(f"square {s}", "NN", s, s, s) for s in SQUARE if s != 1024]
+    rng = np.random.default_rng(0)
+    print(f"{'shape':26s} {'form':4s} {'dtype':7s} {'thr':>3s} {'numpy GF/s':>10s} "
+          f"{'bpnet GF/s':>10s} {'ratio':>6s}  isa     max rel err")
+    worst = 1e9
+    ok = True
+    with tempfile.TemporaryDirectory() as tmpd:
+        tmp = Path(tmpd)
+        for label, form, m, n, k in shapes:
+            flop = 2.0 * m * n * k
+            for dtype in args.dtypes.split(","):
+                dt = np.dtype(dtype)
+                a, b = operands(form, m, n, k, dt, rng)
+                ref = numpy_product(form, a, b)
+                for threads in (int(t) for t in args.threads.split(",")):
+                    est = flop / (50e9 * threads)
+                    reps = args.runs or int(min(200, max(7, 0.3 / est)))
+                    t_np = time_numpy(form, a, b, threads, reps)
+                    t_bp, isa, c = time_bpnet(exe, form, m, n, k, a, b, threads, reps, tmp)
+                    scale = np.abs(ref).max() * np.sqrt(k)
+                    err = float(np.abs(c - ref).max() / scale)
+                    good = err < 50 * np.finfo(dt).eps
+                    ok &= good
+                    ratio = t_np / t_bp
+                    worst = min(worst, ratio)
+                    print(f"{label:26s} {form:4s} {dtype:7s} {threads:3d} {flop / t_np / 1e9:10.1f} "
+                          f"{flop / t_bp / 1e9:10.1f} {ratio:6.2f}  {isa:7s} {err:.1e}"
+                          f"{'' if good else '  WRONG'}", flush=True)
+    print(f"# worst ratio bpnet/numpy: {worst:.2f}; answers {'agree' if ok else 'DISAGREE'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
