@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from typing import List, Optional
@@ -73,14 +72,21 @@ def _demo(seed: int = 0) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
+    """``bpnet [--seed S]`` runs the main job; ``bpnet train|predict|info|gradcheck ...`` the
+    command-line tool (bpnet.cli)."""
+    from . import cli
+
+    parser = cli._Parser(
         prog="bpnet",
         description="Neural networks trained by backpropagation. Without a command, runs the "
         "source text's examples on data it makes itself.",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the demo's data and weights")
+    parser.add_argument("--seed", dest="demo_seed", type=int, default=0, help="seed of the demo's data and weights")
+    cli.add_subcommands(parser)
     args = parser.parse_args(argv)
-    return _demo(args.seed)
+    if args.command is None:
+        return _demo(args.demo_seed)
+    return cli.run(args)
 
 
 if __name__ == "__main__":
