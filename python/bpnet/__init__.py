@@ -21,6 +21,8 @@ except ImportError as exc:  # pragma: no cover - only without a build
 from ._network import DivergenceWarning, Gradients, History, Network, Trace, load
 from ._gradcheck import GradcheckResult, gradcheck
 from ._threads import get_num_threads, set_num_threads
+from ._explain import Explanation, explain
+from . import plotting  # matplotlib itself is imported on the first plot
 
 __version__ = _core.__version__
 
@@ -36,4 +38,7 @@ __all__ = [
     "GradcheckResult",
     "get_num_threads",
     "set_num_threads",
+    "explain",
+    "Explanation",
+    "plotting",
 ]
