@@ -15,6 +15,10 @@ if(BPNET_OPENMP AND OpenMP_CXX_FOUND)
   set(BPNET_USES_OPENMP ON)
 endif()
 
+# Shared builds get a versioned soname (libbpnet.so.0.1); 0.x minor versions may break the ABI.
+set_target_properties(bpnet PROPERTIES VERSION ${PROJECT_VERSION}
+  SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+
 install(TARGETS bpnet EXPORT bpnetTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
