@@ -83,6 +83,23 @@ void scale_c(std::size_t m, std::size_t n, T beta, T* C, std::size_t ldc) {
     }
 }
 
+// Tiny products (a few multiply-adds, e.g. 1x3x1 in a 1-3-1 network) cost less than a call
+// through the dispatch table: plain loops, here.
+constexpr std::size_t kTinyMNK = 64;
+
+template <class T>
+void gemm_tiny(const detail::GemmArgs<T>& g) {
+    for (std::size_t i = 0; i < g.m; ++i)
+        for (std::size_t j = 0; j < g.n; ++j) {
+            T s = T(0);
+            for (std::size_t p = 0; p < g.k; ++p)
+                s += (g.ta == Trans::N ? g.A[i * g.lda + p] : g.A[p * g.lda + i]) *
+                     (g.tb == Trans::N ? g.B[p * g.ldb + j] : g.B[j * g.ldb + p]);
+            T& c = g.C[i * g.ldc + j];
+            c = g.beta == T(0) ? g.alpha * s : g.alpha * s + g.beta * c;
+        }
+}
+
 template <class T>
 void run(const detail::GemmArgs<T>& g, detail::SmallFn<T> small, detail::BlockedFn<T> blocked) {
     const double mnk = double(g.m) * double(g.n) * double(g.k);
@@ -108,6 +125,10 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alp
         return;
     }
     const detail::GemmArgs<T> g{ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc};
+    if (double(m) * double(n) * double(k) <= double(kTinyMNK)) {
+        gemm_tiny(g);
+        return;
+    }
     const detail::GemmTable& t = detail::active_gemm_table();
     if constexpr (sizeof(T) == sizeof(float))
         run(g, t.sgemm_small, t.sgemm_blocked);
