@@ -60,6 +60,14 @@ std::size_t check_2d(const CArray<T>& arr, const char* name, py::ssize_t rows, s
 }
 
 template <class T>
+const T* check_weights(const CArray<T>& w, const char* name, std::size_t n) {
+    if (w.ndim() != 1 || std::size_t(w.shape(0)) != n)
+        throw std::invalid_argument(std::string(name) + ": expected shape (" + std::to_string(n) +
+                                    ",), got " + shape_of(w));
+    return w.data();
+}
+
+template <class T>
 py::array_t<T> new_array(std::size_t rows, std::size_t cols) {
     return py::array_t<T>({py::ssize_t(rows), py::ssize_t(cols)});
 }
@@ -159,13 +167,7 @@ void bind_network(py::module_& m, const char* cls) {
                 double alpha) {
                  const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
                  check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = nullptr;
-                 if (w) {
-                     if (w->ndim() != 1 || std::size_t(w->shape(0)) != n)
-                         throw std::invalid_argument("sample_weight: expected shape (" + std::to_string(n) +
-                                                     ",), got " + shape_of(*w));
-                     wp = w->data();
-                 }
+                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
                  LayerArrays<T> z(net, n), a(net, n), d(net, n);
                  py::array_t<T> grad({py::ssize_t(net.num_params())});
                  const T *x = X.data(), *y = Y.data();
@@ -186,13 +188,7 @@ void bind_network(py::module_& m, const char* cls) {
                 double alpha) {
                  const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
                  check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = nullptr;
-                 if (w) {
-                     if (w->ndim() != 1 || std::size_t(w->shape(0)) != n)
-                         throw std::invalid_argument("sample_weight: expected shape (" + std::to_string(n) +
-                                                     ",), got " + shape_of(*w));
-                     wp = w->data();
-                 }
+                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
                  const T *x = X.data(), *y = Y.data();
                  py::gil_scoped_release release;
                  Net::check_finite("X", x, n * net.n_inputs());
@@ -202,32 +198,22 @@ void bind_network(py::module_& m, const char* cls) {
              "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
         .def("fit",
              [](Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
-                const std::string& optimizer, double learning_rate, std::size_t epochs,
-                std::size_t batch_size, bool shuffle, std::uint64_t seed, double alpha,
-                double momentum, bool nesterovs_momentum, double beta_1, double beta_2,
-                double epsilon, py::object callback) {
+                const bpnet::FitOptions& options, py::object callback,
+                std::optional<CArray<T>> X_val, std::optional<CArray<T>> Y_val,
+                std::optional<CArray<T>> w_val) {
                  const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
                  check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = nullptr;
-                 if (w) {
-                     if (w->ndim() != 1 || std::size_t(w->shape(0)) != n)
-                         throw std::invalid_argument("sample_weight: expected shape (" + std::to_string(n) +
-                                                     ",), got " + shape_of(*w));
-                     wp = w->data();
+                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
+                 bpnet::ValidationData<T> val;
+                 if (X_val || Y_val) {
+                     if (!X_val || !Y_val)
+                         throw std::invalid_argument("validation data: expected both X_val and y_val");
+                     val.n = check_2d(*X_val, "X_val", -1, net.n_inputs(), "layer_sizes[0]");
+                     check_2d(*Y_val, "y_val", py::ssize_t(val.n), net.n_outputs(), "layer_sizes[-1]");
+                     val.X = X_val->data(), val.Y = Y_val->data();
+                     if (w_val) val.w = check_weights(*w_val, "validation sample_weight", val.n);
                  }
-                 bpnet::FitOptions o;
-                 o.optimizer = optimizer;
-                 o.learning_rate = learning_rate;
-                 o.epochs = epochs;
-                 o.batch_size = batch_size;
-                 o.shuffle = shuffle;
-                 o.seed = seed;
-                 o.alpha = alpha;
-                 o.momentum = momentum;
-                 o.nesterovs_momentum = nesterovs_momentum;
-                 o.beta_1 = beta_1;
-                 o.beta_2 = beta_2;
-                 o.epsilon = epsilon;
+                 bpnet::FitOptions o = options;
                  // A Python error raised in a callback or by a signal (Ctrl-C) stops training
                  // and is re-raised once the GIL is back.
                  std::optional<py::error_already_set> error;
@@ -235,8 +221,13 @@ void bind_network(py::module_& m, const char* cls) {
                      o.on_epoch = [&](const bpnet::EpochRecord& r) {
                          py::gil_scoped_acquire acquire;
                          try {
-                             py::object res = callback(py::dict("epoch"_a = r.epoch, "loss"_a = r.loss,
-                                                                "seconds"_a = r.seconds));
+                             py::dict rec("epoch"_a = r.epoch, "loss"_a = r.loss, "seconds"_a = r.seconds,
+                                          "learning_rate"_a = r.learning_rate);
+                             if (r.has_validation) {
+                                 rec["val_loss"] = r.val_loss;
+                                 rec["val_score"] = r.val_score;
+                             }
+                             py::object res = callback(rec);
                              return !(res.is(py::bool_(false)));
                          } catch (py::error_already_set& e) {
                              error.emplace(std::move(e));
@@ -249,7 +240,7 @@ void bind_network(py::module_& m, const char* cls) {
                  std::size_t counter = 0;
                  auto last = std::chrono::steady_clock::now();
                  o.should_stop = [&]() {
-                     if (++counter % 64 != 0) return false;
+                     if (++counter % 16 != 0) return false;
                      const auto now = std::chrono::steady_clock::now();
                      if (now - last < std::chrono::milliseconds(50)) return false;
                      last = now;
@@ -264,16 +255,39 @@ void bind_network(py::module_& m, const char* cls) {
                  bpnet::History h;
                  {
                      py::gil_scoped_release release;
-                     h = net.fit(x, y, n, o, wp);
+                     h = net.fit(x, y, n, o, wp, val.n ? &val : nullptr);
                  }
                  if (error) throw std::move(*error);
-                 return py::dict("loss"_a = h.loss, "seconds"_a = h.seconds, "epochs_run"_a = h.epochs_run,
+                 return py::dict("loss"_a = h.loss, "seconds"_a = h.seconds, "val_loss"_a = h.val_loss,
+                                 "val_score"_a = h.val_score, "learning_rate"_a = h.learning_rate,
+                                 "best_loss"_a = h.best_loss, "best_val_score"_a = h.best_val_score,
+                                 "best_epoch"_a = h.best_epoch, "restored_best"_a = h.restored_best,
+                                 "converged"_a = h.converged, "epochs_run"_a = h.epochs_run,
                                  "diverged"_a = h.diverged, "interrupted"_a = h.interrupted,
                                  "stopped_by_callback"_a = h.stopped_by_callback, "message"_a = h.message);
              },
-             "X"_a, "y"_a, "sample_weight"_a, "optimizer"_a, "learning_rate"_a, "epochs"_a,
-             "batch_size"_a, "shuffle"_a, "seed"_a, "alpha"_a, "momentum"_a, "nesterovs_momentum"_a,
-             "beta_1"_a, "beta_2"_a, "epsilon"_a, "callback"_a)
+             "X"_a, "y"_a, "sample_weight"_a, "options"_a, "callback"_a, "X_val"_a = py::none(),
+             "y_val"_a = py::none(), "sample_weight_val"_a = py::none())
+        .def("score",
+             [](const Net& net, const CArray<T>& X, const CArray<T>& Y, const std::string& metric,
+                std::optional<CArray<T>> w) {
+                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
+                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
+                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
+                 const T *x = X.data(), *y = Y.data();
+                 py::gil_scoped_release release;
+                 Net::check_finite("X", x, n * net.n_inputs());
+                 return net.score(x, y, n, metric, wp);
+             },
+             "X"_a, "y"_a, "metric"_a, "sample_weight"_a = py::none())
+        .def_property_readonly("train_state",
+                               [](const Net& net) {
+                                   const auto& s = net.train_state();
+                                   return py::dict("optimizer"_a = s.optimizer, "t"_a = s.t,
+                                                   "learning_rate"_a = s.learning_rate,
+                                                   "samples_seen"_a = s.samples_seen,
+                                                   "velocity"_a = s.velocity, "m"_a = s.m, "v"_a = s.v);
+                               })
         .def("to_bytes",
              [](const Net& net, const std::map<std::string, std::string>& metadata) {
                  return py::bytes(bpnet::encode_model(with_user_metadata(net.to_model(), metadata)));
@@ -302,6 +316,28 @@ py::tuple network_and_metadata(const bpnet::ModelData& m) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "bpnet's C++ core (see the bpnet package for the documented API)";
+    py::class_<bpnet::FitOptions>(m, "FitOptions")
+        .def(py::init<>())
+        .def_readwrite("optimizer", &bpnet::FitOptions::optimizer)
+        .def_readwrite("learning_rate", &bpnet::FitOptions::learning_rate)
+        .def_readwrite("epochs", &bpnet::FitOptions::epochs)
+        .def_readwrite("batch_size", &bpnet::FitOptions::batch_size)
+        .def_readwrite("shuffle", &bpnet::FitOptions::shuffle)
+        .def_readwrite("seed", &bpnet::FitOptions::seed)
+        .def_readwrite("alpha", &bpnet::FitOptions::alpha)
+        .def_readwrite("momentum", &bpnet::FitOptions::momentum)
+        .def_readwrite("nesterovs_momentum", &bpnet::FitOptions::nesterovs_momentum)
+        .def_readwrite("beta_1", &bpnet::FitOptions::beta_1)
+        .def_readwrite("beta_2", &bpnet::FitOptions::beta_2)
+        .def_readwrite("epsilon", &bpnet::FitOptions::epsilon)
+        .def_readwrite("learning_rate_schedule", &bpnet::FitOptions::learning_rate_schedule)
+        .def_readwrite("power_t", &bpnet::FitOptions::power_t)
+        .def_readwrite("stop_on_plateau", &bpnet::FitOptions::stop_on_plateau)
+        .def_readwrite("tol", &bpnet::FitOptions::tol)
+        .def_readwrite("n_iter_no_change", &bpnet::FitOptions::n_iter_no_change)
+        .def_readwrite("early_stopping", &bpnet::FitOptions::early_stopping)
+        .def_readwrite("validation_metric", &bpnet::FitOptions::validation_metric)
+        .def_readwrite("keep_state", &bpnet::FitOptions::keep_state);
     m.attr("__version__") = BPNET_VERSION;
     py::register_exception<bpnet::FileNotFoundError>(m, "FileNotFoundError", PyExc_FileNotFoundError);
     py::register_exception<bpnet::ModelFormatError>(m, "ModelFormatError", PyExc_ValueError);

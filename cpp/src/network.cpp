@@ -276,6 +276,8 @@ double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, 
 namespace {
 
 enum class Opt { sgd, adam };
+enum class Schedule { constant, invscaling, adaptive };
+enum class Metric { loss, accuracy, r2 };
 
 Opt parse_optimizer(const std::string& name) {
     if (name == "sgd") return Opt::sgd;
@@ -283,10 +285,29 @@ Opt parse_optimizer(const std::string& name) {
     throw std::invalid_argument("optimizer: unknown name '" + name + "', expected one of sgd, adam");
 }
 
+Schedule parse_schedule(const std::string& name) {
+    if (name == "constant") return Schedule::constant;
+    if (name == "invscaling") return Schedule::invscaling;
+    if (name == "adaptive") return Schedule::adaptive;
+    throw std::invalid_argument("learning_rate_schedule: unknown name '" + name +
+                                "', expected one of constant, invscaling, adaptive");
+}
+
+Metric parse_metric(const std::string& name) {
+    if (name == "loss") return Metric::loss;
+    if (name == "accuracy") return Metric::accuracy;
+    if (name == "r2") return Metric::r2;
+    throw std::invalid_argument("validation_metric: unknown name '" + name +
+                                "', expected one of loss, accuracy, r2");
+}
+
 void check_options(const FitOptions& o) {
     auto bad = [](const std::string& what, double v) {
         throw std::invalid_argument(what + ", got " + std::to_string(v));
     };
+    parse_optimizer(o.optimizer);
+    parse_schedule(o.learning_rate_schedule);
+    parse_metric(o.validation_metric);
     if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
         bad("learning_rate: expected a finite value > 0", o.learning_rate);
     if (o.epochs < 1) bad("epochs: expected at least 1", double(o.epochs));
@@ -294,31 +315,113 @@ void check_options(const FitOptions& o) {
     if (!(o.momentum >= 0 && o.momentum <= 1)) bad("momentum: expected a value in [0, 1]", o.momentum);
     if (!(o.beta_1 >= 0 && o.beta_1 < 1)) bad("beta_1: expected a value in [0, 1)", o.beta_1);
     if (!(o.beta_2 >= 0 && o.beta_2 < 1)) bad("beta_2: expected a value in [0, 1)", o.beta_2);
-    if (!(o.epsilon > 0)) bad("epsilon: expected a value > 0", o.epsilon);
+    if (!(o.epsilon > 0) || !std::isfinite(o.epsilon)) bad("epsilon: expected a finite value > 0", o.epsilon);
+    if (!(o.power_t >= 0) || !std::isfinite(o.power_t)) bad("power_t: expected a finite value >= 0", o.power_t);
+    if (!(o.tol >= 0) || !std::isfinite(o.tol)) bad("tol: expected a finite value >= 0", o.tol);
+    if (o.n_iter_no_change < 1) bad("n_iter_no_change: expected at least 1", double(o.n_iter_no_change));
+}
+
+// Sets flush-to-zero and denormals-are-zero for the calling thread while alive (x86 SSE):
+// denormal optimizer state and activations would otherwise slow training down many-fold.
+class FlushDenormals {
+public:
+    FlushDenormals() {
+#if defined(__SSE__) || defined(__x86_64__)
+        saved_ = __builtin_ia32_stmxcsr();
+        __builtin_ia32_ldmxcsr(saved_ | 0x8040u);
+#endif
+    }
+    ~FlushDenormals() {
+#if defined(__SSE__) || defined(__x86_64__)
+        __builtin_ia32_ldmxcsr(saved_);
+#endif
+    }
+    FlushDenormals(const FlushDenormals&) = delete;
+    FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+private:
+    unsigned saved_ = 0;
+};
+
+template <class T>
+void check_weights(const char* name, const T* w, std::size_t n) {
+    Network<T>::check_finite(name, w, n);
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (w[i] < 0)
+            throw std::invalid_argument(std::string(name) + ": expected values >= 0, got " +
+                                        std::to_string(double(w[i])) + " at index " + std::to_string(i));
+        s += w[i];
+    }
+    if (!(s > 0)) throw std::invalid_argument(std::string(name) + ": expected a positive sum, got 0");
 }
 
 }  // namespace
 
 template <class T>
-History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions& o, const T* w) {
+double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::string& metric_name,
+                         const T* w) const {
+    const Metric metric = parse_metric(metric_name);
+    if (metric == Metric::loss) return -loss(X, Y, n, w, 0);
+    const std::size_t m = n_outputs();
+    std::vector<T> out(n * m);
+    predict(X, n, out.data());
+    const double n_eff = weight_sum(w, n);
+    if (metric == Metric::accuracy) {
+        // one output or independent sigmoid outputs: threshold 0.5 (every output of a row right);
+        // otherwise the arg-max class
+        const bool threshold = m == 1 || loss_ == Loss::binary_cross_entropy;
+        double right = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const T* a = out.data() + i * m;
+            const T* y = Y + i * m;
+            bool ok = true;
+            if (threshold) {
+                for (std::size_t j = 0; j < m && ok; ++j) ok = (a[j] > T(0.5)) == (y[j] > T(0.5));
+            } else {
+                ok = std::max_element(a, a + m) - a == std::max_element(y, y + m) - y;
+            }
+            if (ok) right += w ? double(w[i]) : 1.0;
+        }
+        return right / n_eff;
+    }
+    // R² per output (weighted), averaged; a constant target scores 1 if predicted exactly, else 0
+    double total = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+        double mean = 0;
+        for (std::size_t i = 0; i < n; ++i) mean += (w ? double(w[i]) : 1.0) * Y[i * m + j];
+        mean /= n_eff;
+        double ss_res = 0, ss_tot = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double wi = w ? double(w[i]) : 1.0;
+            const double r = double(Y[i * m + j]) - out[i * m + j], t = double(Y[i * m + j]) - mean;
+            ss_res += wi * r * r, ss_tot += wi * t * t;
+        }
+        total += ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0);
+    }
+    return total / double(m);
+}
+
+template <class T>
+History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions& o, const T* w,
+                        const ValidationData<T>* val) {
     // Everything is checked before any weight changes.
-    const Opt opt = parse_optimizer(o.optimizer);
     check_options(o);
+    const Opt opt = parse_optimizer(o.optimizer);
+    const Schedule schedule = parse_schedule(o.learning_rate_schedule);
     if (n == 0) throw std::invalid_argument("fit: X has 0 rows, expected at least 1");
     check_finite("X", X, n * n_inputs());
     check_finite("y", Y, n * n_outputs());
-    if (w) {
-        check_finite("sample_weight", w, n);
-        double s = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (w[i] < 0)
-                throw std::invalid_argument("sample_weight: expected values >= 0, got " +
-                                            std::to_string(double(w[i])) + " at index " +
-                                            std::to_string(i));
-            s += w[i];
-        }
-        if (!(s > 0)) throw std::invalid_argument("sample_weight: expected a positive sum, got 0");
+    if (w) check_weights("sample_weight", w, n);
+    const bool has_val = val && val->n > 0;
+    if (val && val->n == 0) throw std::invalid_argument("validation data: X_val has 0 rows, expected at least 1");
+    if (has_val) {
+        check_finite("X_val", val->X, val->n * n_inputs());
+        check_finite("y_val", val->Y, val->n * n_outputs());
+        if (val->w) check_weights("validation sample_weight", val->w, val->n);
     }
+    if (o.early_stopping && !has_val)
+        throw std::invalid_argument("early_stopping: needs validation data, got none");
 
     const std::size_t L = num_layers(), np = num_params();
     const std::size_t B = o.batch_size == 0 ? n : std::min(o.batch_size, n);
@@ -336,24 +439,31 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     std::vector<T> xb(gather ? B * n0 : 0), yb(gather ? B * nL : 0), wb(gather && w ? B : 0);
     std::vector<std::size_t> perm(gather ? n : 0);
     for (std::size_t i = 0; i < perm.size(); ++i) perm[i] = i;
-    std::vector<T> snapshot(np);
+    std::vector<T> snapshot(np), best(o.early_stopping ? np : 0);
     detail::Rng rng(o.seed);
+    FlushDenormals ftz;
 
-    // Optimizer state: continued when the previous fit used the same optimizer.
+    // Optimizer state: continued when asked and the previous fit used the same optimizer.
     TrainState& s = state_;
-    if (s.optimizer != o.optimizer || s.velocity.size() + s.m.size() == 0) {
+    if (!o.keep_state || s.optimizer != o.optimizer || s.velocity.size() + s.m.size() == 0) {
+        const std::uint64_t seen = s.samples_seen;
         s = TrainState{};
+        s.samples_seen = seen;
         s.optimizer = o.optimizer;
         if (opt == Opt::sgd) s.velocity.assign(np, 0.0);
         else s.m.assign(np, 0.0), s.v.assign(np, 0.0);
     }
+    if (!o.keep_state || s.learning_rate <= 0) s.learning_rate = o.learning_rate;
 
     History h;
+    h.best_loss = std::numeric_limits<double>::infinity();
+    h.best_val_score = -std::numeric_limits<double>::infinity();
+    std::size_t no_improvement = 0;
     T* theta = params_.data();
     T* g = grads_.data();
-    const double lr = o.learning_rate;
     for (std::size_t epoch = 1; epoch <= o.epochs; ++epoch) {
         const auto t0 = std::chrono::steady_clock::now();
+        const double lr = opt == Opt::sgd ? s.learning_rate : o.learning_rate;
         std::copy(theta, theta + np, snapshot.begin());
         if (gather)
             for (std::size_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
@@ -379,7 +489,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
             }
             const double bw = wp ? weight_sum(wp, m) : double(m);
             epoch_loss += c * bw, epoch_weight += bw;
-            // One optimizer step over the flat buffers.
+            // One optimizer step over the flat buffers (scikit-learn's update rules).
             if (opt == Opt::sgd) {
                 double* v = s.velocity.data();
                 const double mu = o.momentum;
@@ -429,18 +539,67 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
                         "; the weights after the last finished batch were kept";
             break;
         }
+        s.samples_seen += n;
         EpochRecord rec;
         rec.epoch = epoch;
         rec.loss = epoch_loss / epoch_weight;
-        rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        rec.learning_rate = lr;
         h.loss.push_back(rec.loss);
-        h.seconds.push_back(rec.seconds);
+        h.learning_rate.push_back(lr);
         h.epochs_run = epoch;
+        if (has_val) {
+            rec.has_validation = true;
+            rec.val_loss = loss(val->X, val->Y, val->n, val->w, 0);
+            rec.val_score = o.validation_metric == "loss"
+                                ? -rec.val_loss
+                                : score(val->X, val->Y, val->n, o.validation_metric, val->w);
+            h.val_loss.push_back(rec.val_loss);
+            h.val_score.push_back(rec.val_score);
+        }
+        // Plateau bookkeeping, as scikit-learn's _update_no_improvement_count.
+        if (o.early_stopping) {
+            no_improvement = rec.val_score < h.best_val_score + o.tol ? no_improvement + 1 : 0;
+            if (rec.val_score > h.best_val_score) {
+                h.best_val_score = rec.val_score, h.best_epoch = epoch;
+                std::copy(theta, theta + np, best.begin());
+            }
+        } else {
+            no_improvement = rec.loss > h.best_loss - o.tol ? no_improvement + 1 : 0;
+            if (has_val && rec.val_score > h.best_val_score) h.best_val_score = rec.val_score;
+        }
+        if (rec.loss < h.best_loss) {
+            h.best_loss = rec.loss;
+            if (!o.early_stopping) h.best_epoch = epoch;
+        }
+        if (schedule == Schedule::invscaling && opt == Opt::sgd)
+            s.learning_rate = o.learning_rate / std::pow(double(s.samples_seen) + 1, o.power_t);
+        rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        h.seconds.push_back(rec.seconds);
         if (o.on_epoch && !o.on_epoch(rec)) {
             h.stopped_by_callback = true;
             h.message = "training stopped by the callback after epoch " + std::to_string(epoch);
             break;
         }
+        if ((o.stop_on_plateau || o.early_stopping) && no_improvement > o.n_iter_no_change) {
+            const std::string what = o.early_stopping ? "Validation score" : "Training loss";
+            const std::string msg = what + " did not improve more than tol=" + std::to_string(o.tol) +
+                                    " for " + std::to_string(o.n_iter_no_change) + " consecutive epochs.";
+            if (schedule == Schedule::adaptive && opt == Opt::sgd && s.learning_rate > 1e-6) {
+                s.learning_rate /= 5;
+                no_improvement = 0;
+                h.message = msg + " Setting learning rate to " + std::to_string(s.learning_rate);
+            } else {
+                h.converged = true;
+                h.message = msg + (schedule == Schedule::adaptive && opt == Opt::sgd
+                                       ? " Learning rate too small. Stopping."
+                                       : " Stopping.");
+                break;
+            }
+        }
+    }
+    if (o.early_stopping && h.best_epoch > 0) {
+        std::copy(best.begin(), best.end(), theta);
+        h.restored_best = true;
     }
     return h;
 }
@@ -458,6 +617,8 @@ ModelData Network<T>::to_model() const {
     if (!state_.optimizer.empty()) {
         m.metadata.emplace_back("optimizer", state_.optimizer);
         m.metadata.emplace_back("adam_t", std::to_string(state_.t));
+        m.metadata.emplace_back("samples_seen", std::to_string(state_.samples_seen));
+        m.metadata.emplace_back("learning_rate", std::to_string(state_.learning_rate));
         if (!state_.velocity.empty()) m.arrays.emplace_back("velocity", state_.velocity);
         if (!state_.m.empty()) m.arrays.emplace_back("adam_m", state_.m);
         if (!state_.v.empty()) m.arrays.emplace_back("adam_v", state_.v);
@@ -483,12 +644,21 @@ Network<T> Network<T>::from_model(const ModelData& m) {
     std::copy(m.params.begin(), m.params.end(), net.params_.begin());
     for (const auto& kv : m.metadata) {
         if (kv.first == "optimizer") net.state_.optimizer = kv.second;
-        if (kv.first == "adam_t") {
+        if (kv.first == "adam_t" || kv.first == "samples_seen") {
             char* end = nullptr;
-            net.state_.t = std::strtoull(kv.second.c_str(), &end, 10);
+            const auto v = std::strtoull(kv.second.c_str(), &end, 10);
             if (kv.second.empty() || *end != '\0')
-                throw ModelFormatError("model: metadata 'adam_t' is '" + kv.second +
+                throw ModelFormatError("model: metadata '" + kv.first + "' is '" + kv.second +
                                        "', expected an integer");
+            (kv.first == "adam_t" ? net.state_.t : net.state_.samples_seen) = v;
+        }
+        if (kv.first == "learning_rate") {
+            char* end = nullptr;
+            const double v = std::strtod(kv.second.c_str(), &end);
+            if (kv.second.empty() || *end != '\0' || !std::isfinite(v))
+                throw ModelFormatError("model: metadata 'learning_rate' is '" + kv.second +
+                                       "', expected a number");
+            net.state_.learning_rate = v;
         }
     }
     for (const auto& arr : m.arrays) {

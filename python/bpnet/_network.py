@@ -81,13 +81,29 @@ class History:
         Mean training loss of each finished epoch (over its batches, before each step).
     seconds : list of float
         Wall time of each finished epoch.
+    val_loss, val_score : list of float
+        With validation data: the loss (no penalty) and the validation score after each epoch.
+    learning_rate : list of float
+        The rate each epoch used (it changes with the "invscaling" and "adaptive" schedules).
+    best_loss, best_val_score, best_epoch
+        The lowest training loss, the best validation score, and the epoch of the best one.
+    restored_best : bool
+        Early stopping put back the weights of ``best_epoch``.
     epochs_run : int
-    diverged, interrupted, stopped_by_callback : bool
+    converged, diverged, interrupted, stopped_by_callback : bool
         Why training stopped early, if it did; ``message`` says it in words.
     """
 
     loss: List[float] = field(default_factory=list)
     seconds: List[float] = field(default_factory=list)
+    val_loss: List[float] = field(default_factory=list)
+    val_score: List[float] = field(default_factory=list)
+    learning_rate: List[float] = field(default_factory=list)
+    best_loss: float = float("inf")
+    best_val_score: float = float("-inf")
+    best_epoch: int = 0
+    restored_best: bool = False
+    converged: bool = False
     epochs_run: int = 0
     diverged: bool = False
     interrupted: bool = False
@@ -151,6 +167,70 @@ def _numeric(a, name: str) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name}: expected numeric values, got an array of dtype {arr.dtype}")
     return arr
+
+
+def _split_validation(X, y, w, fraction, seed, stratify):
+    """Hold out ``fraction`` of the rows (at least one row on each side), seeded; stratified
+    by class (the arg-max of each y row, or its value for one column) when asked."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction: expected a value in (0, 1), got {fraction}")
+    n = X.shape[0]
+    n_val = int(np.ceil(fraction * n))
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(f"validation_fraction: {fraction} of {n} rows leaves no training or no validation rows")
+    rng = np.random.default_rng(seed)
+    if stratify:
+        labels = y[:, 0] if y.shape[1] == 1 else y.argmax(axis=1)
+        val_idx = []
+        for c in np.unique(labels):
+            idx = rng.permutation(np.flatnonzero(labels == c))
+            val_idx.append(idx[: int(round(fraction * len(idx)))])
+        val_idx = np.concatenate(val_idx)
+        if val_idx.size == 0 or val_idx.size == n:
+            val_idx = rng.permutation(n)[:n_val]
+    else:
+        val_idx = rng.permutation(n)[:n_val]
+    mask = np.zeros(n, dtype=bool)
+    mask[val_idx] = True
+    take = lambda a, m: None if a is None else a[m]
+    return X[~mask], y[~mask], take(w, ~mask), X[mask], y[mask], take(w, mask)
+
+
+class _Progress:
+    """Epoch callback that prints scikit-learn style lines and/or drives a tqdm bar."""
+
+    def __init__(self, user, verbose, progress, total):
+        self.user, self.verbose, self.bar = user, verbose, None
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                import sys
+
+                print("bpnet: progress=True needs tqdm (pip install tqdm); training without a bar", file=sys.stderr)
+            else:
+                self.bar = tqdm(total=total, unit="epoch")
+
+    def __call__(self, rec):
+        if self.verbose:
+            line = f"Iteration {rec['epoch']}, loss = {rec['loss']:.8f}"
+            if "val_score" in rec:
+                line += f", validation score = {rec['val_score']:.6f}"
+            print(line)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{rec['loss']:.4g}")
+        return None if self.user is None else self.user(rec)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _epoch_callback(user, verbose, progress, total):
+    if not verbose and not progress:
+        return user
+    return _Progress(user, verbose, progress, total)
 
 
 class Network:
@@ -369,6 +449,17 @@ class Network:
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
+        learning_rate_schedule: str = "constant",
+        power_t: float = 0.5,
+        tol: Optional[float] = None,
+        n_iter_no_change: int = 10,
+        early_stopping: bool = False,
+        validation_data=None,
+        validation_fraction: Optional[float] = None,
+        validation_metric: str = "loss",
+        warm_start: bool = True,
+        verbose: bool = False,
+        progress: bool = False,
     ) -> History:
         """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
 
@@ -387,20 +478,47 @@ class Network:
         shuffle : bool, default=True
             Shuffle the rows every epoch (seeded by ``seed``).
         seed : int or None
+            Seed of the shuffle and of the validation split.
         callback : callable, optional
-            Called after every epoch with a dict {"epoch", "loss", "seconds"}; returning
-            False stops training after that epoch.
+            Called after every epoch with a dict {"epoch", "loss", "seconds", "learning_rate"}
+            (plus "val_loss", "val_score" with validation data); returning False stops
+            training after that epoch.
         sample_weight : array-like of shape (n_samples,), optional
             Per-row weights; the loss becomes Σ w_i C_i / Σ w_i.
         alpha : float, default=0
             L2 penalty alpha/(2n) Σ ||W_l||² (biases not penalised).
         momentum, nesterovs_momentum, beta_1, beta_2, epsilon
             As scikit-learn's MLP.
+        learning_rate_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+            For sgd, with scikit-learn's meaning (invscaling: η / (t+1)^power_t, t the samples
+            seen; adaptive: η / 5 whenever the loss stalls, see ``tol``).
+        power_t : float, default=0.5
+        tol : float or None, default=None
+            When set, stop once the training loss (or, with early stopping, the validation
+            score) has not improved by ``tol`` for more than ``n_iter_no_change`` epochs.
+        n_iter_no_change : int, default=10
+        early_stopping : bool, default=False
+            Stop on the validation score (``tol`` defaults to 1e-4 then) and restore the
+            weights of the best epoch. Needs ``validation_data`` or uses
+            ``validation_fraction`` (default 0.1) of the rows.
+        validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
+            Rows to monitor after every epoch (History.val_loss, History.val_score).
+        validation_fraction : float in (0, 1), optional
+            Hold out this fraction of the rows (seeded by ``seed``; stratified by class when
+            ``validation_metric="accuracy"``) as validation data.
+        validation_metric : {"loss", "accuracy", "r2"}, default="loss"
+            The validation score: minus the validation loss, accuracy, or R².
+        warm_start : bool, default=True
+            Continue the optimizer state (momentum, Adam moments) of a previous fit;
+            False starts it afresh. The weights always continue.
+        verbose : bool, default=False
+            Print one line per epoch, as scikit-learn does.
+        progress : bool, default=False
+            Show a tqdm progress bar (when tqdm is installed).
 
         Returns
         -------
         History
-            A second call continues from the current weights (and optimizer state).
             If the loss becomes non-finite, training stops, the weights from the start of
             that epoch are kept and a :class:`DivergenceWarning` is issued. Ctrl-C stops at the
             next batch boundary, keeps the weights reached and raises KeyboardInterrupt.
@@ -411,25 +529,70 @@ class Network:
             raise ValueError("X: expected at least 1 row, got 0")
         y = self._y(y, n)
         w = self._w(sample_weight, n)
-        if not isinstance(optimizer, str):
-            raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {optimizer!r}")
-        epochs = _positive_int(epochs, "epochs")
-        batch_size = _positive_int(batch_size, "batch_size", allow_none=True)
+        for name, value in (("optimizer", optimizer), ("learning_rate_schedule", learning_rate_schedule),
+                            ("validation_metric", validation_metric)):
+            if not isinstance(value, str):
+                raise ValueError(f"{name}: expected a name, got {value!r}")
         if callback is not None and not callable(callback):
             raise ValueError(f"callback: expected a callable, got {callback!r}")
-        learning_rate = _float(learning_rate, "learning_rate")
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate: expected a value > 0, got {learning_rate}")
-        h = self._net.fit(
-            X, y, w, optimizer, learning_rate, epochs, batch_size or 0, bool(shuffle),
-            _seed(seed), _float(alpha, "alpha"), _float(momentum, "momentum"),
-            bool(nesterovs_momentum), _float(beta_1, "beta_1"), _float(beta_2, "beta_2"),
-            _float(epsilon, "epsilon"), callback,
-        )
+        o = _core.FitOptions()
+        o.optimizer = optimizer
+        o.learning_rate = _float(learning_rate, "learning_rate")
+        if o.learning_rate <= 0:
+            raise ValueError(f"learning_rate: expected a value > 0, got {o.learning_rate}")
+        o.epochs = _positive_int(epochs, "epochs")
+        o.batch_size = _positive_int(batch_size, "batch_size", allow_none=True) or 0
+        o.shuffle = bool(shuffle)
+        seed = _seed(seed)
+        o.seed = seed
+        o.alpha = _float(alpha, "alpha")
+        o.momentum = _float(momentum, "momentum")
+        o.nesterovs_momentum = bool(nesterovs_momentum)
+        o.beta_1 = _float(beta_1, "beta_1")
+        o.beta_2 = _float(beta_2, "beta_2")
+        o.epsilon = _float(epsilon, "epsilon")
+        o.learning_rate_schedule = learning_rate_schedule
+        o.power_t = _float(power_t, "power_t")
+        o.n_iter_no_change = _positive_int(n_iter_no_change, "n_iter_no_change")
+        o.early_stopping = bool(early_stopping)
+        if tol is not None or early_stopping:
+            o.stop_on_plateau = True
+            o.tol = 1e-4 if tol is None else _float(tol, "tol")
+        o.validation_metric = validation_metric
+        o.keep_state = bool(warm_start)
+
+        X_val = y_val = w_val = None
+        if validation_data is not None and validation_fraction is not None:
+            raise ValueError("validation_data and validation_fraction: expected at most one of them")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val)")
+            X_val = self._X(validation_data[0])
+            y_val = self._y(validation_data[1], X_val.shape[0])
+            if len(validation_data) == 3:
+                w_val = self._w(validation_data[2], X_val.shape[0])
+        elif validation_fraction is not None or early_stopping:
+            frac = 0.1 if validation_fraction is None else _float(validation_fraction, "validation_fraction")
+            X, y, w, X_val, y_val, w_val = _split_validation(
+                X, y, w, frac, seed, stratify=validation_metric == "accuracy")
+
+        cb = _epoch_callback(callback, verbose, progress, o.epochs)
+        try:
+            h = self._net.fit(X, y, w, o, cb, X_val, y_val, w_val)
+        finally:
+            if cb is not None and hasattr(cb, "close"):
+                cb.close()
         history = History(**h)
+        if verbose and history.message:
+            print(history.message)
         if history.diverged:
             warnings.warn(history.message, DivergenceWarning, stacklevel=2)
         return history
+
+    def score(self, X, y, metric: str = "loss", sample_weight=None) -> float:
+        """Validation score of the current weights: "loss" (minus the loss), "accuracy", "r2"."""
+        X = self._X(X)
+        return self._net.score(X, self._y(y, len(X)), metric, self._w(sample_weight, len(X)))
 
     # ------------------------------------------------------------------ files and pickles
     def _checked_metadata(self) -> dict:

@@ -26,6 +26,19 @@ struct EpochRecord {
     std::size_t epoch = 0;  // 1-based
     double loss = 0;        // mean training loss over the epoch's batches (penalty included)
     double seconds = 0;     // wall time of the epoch
+    double learning_rate = 0;  // the rate used in this epoch
+    bool has_validation = false;
+    double val_loss = 0;   // loss on the validation set after the epoch (no penalty)
+    double val_score = 0;  // validation_metric after the epoch (higher is better)
+};
+
+// Validation rows for early stopping / monitoring (row-major, like X and Y).
+template <class T>
+struct ValidationData {
+    const T* X = nullptr;
+    const T* Y = nullptr;
+    std::size_t n = 0;
+    const T* w = nullptr;  // optional sample weights
 };
 
 struct FitOptions {
@@ -39,6 +52,25 @@ struct FitOptions {
     double momentum = 0;         // sgd
     bool nesterovs_momentum = true;
     double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-8;  // adam
+    // sgd learning-rate schedule, scikit-learn's: "constant"; "invscaling" (η / (t+1)^power_t
+    // after each epoch, t = samples seen); "adaptive" (η / 5 each time the loss or validation
+    // score stalls for n_iter_no_change epochs, stopping once η <= 1e-6).
+    std::string learning_rate_schedule = "constant";
+    double power_t = 0.5;
+    // Stop when the training loss (or, with early_stopping, the validation score) has not
+    // improved by tol for more than n_iter_no_change consecutive epochs.
+    bool stop_on_plateau = false;
+    double tol = 1e-4;
+    std::size_t n_iter_no_change = 10;
+    // With validation data: stop on the validation score instead and restore the weights of
+    // the best epoch at the end.
+    bool early_stopping = false;
+    // Validation score: "loss" (minus the validation loss), "accuracy" (argmax of the outputs,
+    // or a 0.5 threshold per output for one output or binary_cross_entropy), "r2" (R², mean
+    // over outputs).
+    std::string validation_metric = "loss";
+    // false: start the optimizer state afresh (scikit-learn's fit); true: continue it.
+    bool keep_state = true;
     // Called after every epoch; returning false stops training after that epoch.
     std::function<bool(const EpochRecord&)> on_epoch;
     // Polled between batches; returning true stops training at once (e.g. Ctrl-C).
@@ -48,6 +80,14 @@ struct FitOptions {
 struct History {
     std::vector<double> loss;     // per finished epoch
     std::vector<double> seconds;  // per finished epoch
+    std::vector<double> val_loss;   // per finished epoch, with validation data
+    std::vector<double> val_score;  // per finished epoch, with validation data
+    std::vector<double> learning_rate;  // per finished epoch
+    double best_loss = 0;               // lowest training loss of an epoch
+    double best_val_score = 0;          // with validation data
+    std::size_t best_epoch = 0;         // epoch of best_val_score (or best_loss without)
+    bool restored_best = false;         // early stopping restored the best epoch's weights
+    bool converged = false;             // stopped on a plateau (tol / n_iter_no_change)
     std::size_t epochs_run = 0;
     bool diverged = false;             // a non-finite loss appeared; last finite weights kept
     bool interrupted = false;          // should_stop returned true
@@ -61,6 +101,8 @@ struct TrainState {
     std::vector<double> m, v;          // adam first and second moments, n_params
     std::uint64_t t = 0;               // adam step count
     std::string optimizer;             // the optimizer the state belongs to
+    double learning_rate = 0;          // current rate of the schedule (0: not started)
+    std::uint64_t samples_seen = 0;    // across fits (scikit-learn's t_), for invscaling
 };
 
 template <class T>
@@ -123,7 +165,11 @@ public:
     // argument and checks X, Y, w are finite before any weight changes. A non-finite loss
     // stops training and restores the weights of the start of that epoch.
     History fit(const T* X, const T* Y, std::size_t n, const FitOptions& options,
-                const T* w = nullptr);
+                const T* w = nullptr, const ValidationData<T>* validation = nullptr);
+
+    // Validation score of the current weights (see FitOptions::validation_metric).
+    double score(const T* X, const T* Y, std::size_t n, const std::string& metric,
+                 const T* w = nullptr) const;
 
     // Model files (docs/model-format.md): parameters, optimizer state, and metadata.
     // from_model throws ModelFormatError when the file's dtype is not T or its parts disagree.
