@@ -1,0 +1,204 @@
+"""The training engine (issue 4): schedules, stopping rules, validation, sample weights,
+determinism, interruption and concurrency — each checked against an independent computation."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import bpnet
+
+
+@pytest.fixture
+def data(rng):
+    X = rng.normal(size=(60, 3))
+    y = np.sin(X @ np.array([1.0, -0.5, 0.3]))[:, None]
+    return X, y
+
+
+def test_invscaling_learning_rate_per_epoch(data):
+    X, y = data
+    net = bpnet.Network((3, 4, 1), activation="tanh", seed=0)
+    h = net.fit(X, y, learning_rate=0.2, epochs=5, batch_size=16, learning_rate_schedule="invscaling", power_t=0.5)
+    # scikit-learn: after each epoch η = η0 / (t + 1) ** power_t, t = samples seen so far
+    expected = [0.2] + [0.2 / (60 * e + 1) ** 0.5 for e in range(1, 5)]
+    np.testing.assert_allclose(h.learning_rate, expected, rtol=1e-12)
+
+
+def test_adaptive_divides_by_five_on_plateau(data):
+    X, y = data
+    net = bpnet.Network((3, 1), seed=0)
+    # tol so large that no epoch after the first counts as an improvement: as in scikit-learn,
+    # the rate drops once more than n_iter_no_change = 2 epochs did not improve
+    h = net.fit(X, y, learning_rate=0.1, epochs=10, learning_rate_schedule="adaptive", tol=1e9, n_iter_no_change=2)
+    np.testing.assert_allclose(h.learning_rate, [0.1] * 4 + [0.02] * 3 + [0.004] * 3)
+
+
+def test_tol_stops_on_a_training_loss_plateau(data):
+    X, y = data
+    net = bpnet.Network((3, 1), seed=0)
+    h = net.fit(X, y, learning_rate=0.1, epochs=500, tol=1e9, n_iter_no_change=3)
+    assert h.converged and h.epochs_run == 5 and "did not improve" in h.message
+
+
+def test_early_stopping_restores_best_epoch(rng):
+    X = rng.normal(size=(80, 5))
+    y = X[:, :1] + rng.normal(0, 1.0, size=(80, 1))  # noisy: the validation loss turns up
+    Xv = rng.normal(size=(40, 5))
+    yv = Xv[:, :1]
+    net = bpnet.Network((5, 32, 1), activation="relu", seed=1)
+    seen = []
+
+    def remember(rec):
+        seen.append((rec["val_score"], net.params.copy()))
+
+    h = net.fit(X, y, optimizer="adam", learning_rate=0.01, epochs=200, batch_size=16,
+                validation_data=(Xv, yv), early_stopping=True, n_iter_no_change=5, callback=remember)
+    scores = [s for s, _ in seen]
+    best = int(np.argmax(scores))
+    assert h.restored_best and h.best_epoch == best + 1
+    np.testing.assert_array_equal(net.params, seen[best][1])
+    # the validation score after restoring is the best one, recomputed independently
+    pred = net.predict(Xv)
+    assert -np.mean(np.sum((pred - yv) ** 2, axis=1)) == pytest.approx(max(scores), rel=1e-10)
+    assert h.val_score == scores
+
+
+def test_validation_fraction_is_stratified(rng):
+    from bpnet._network import _split_validation
+
+    X = rng.normal(size=(100, 2))
+    labels = (np.arange(100) < 20).astype(int)  # 20 / 80 classes
+    Y = np.eye(2)[labels]
+    Xt, Yt, _, Xv, Yv, _ = _split_validation(X, Y, None, 0.25, seed=3, stratify=True)
+    assert Yv.sum(axis=0).tolist() == [20, 5]
+    assert len(Xt) + len(Xv) == 100
+    # every row lands on exactly one side
+    rows = {tuple(r) for r in np.vstack([Xt, Xv])}
+    assert rows == {tuple(r) for r in X}
+
+
+def test_accuracy_and_r2_scores_match_numpy(rng):
+    X = rng.normal(size=(50, 3))
+    net = bpnet.Network((3, 4, 3), activation="tanh", output_activation="softmax", loss="cross_entropy", seed=2)
+    Y = np.eye(3)[rng.integers(0, 3, size=50)]
+    acc = np.mean(net.predict(X).argmax(1) == Y.argmax(1))
+    assert net.score(X, Y, "accuracy") == pytest.approx(acc)
+    reg = bpnet.Network((3, 4, 2), activation="tanh", seed=2)
+    T = rng.normal(size=(50, 2))
+    P = reg.predict(X)
+    r2 = np.mean(1 - ((T - P) ** 2).sum(0) / ((T - T.mean(0)) ** 2).sum(0))
+    assert reg.score(X, T, "r2") == pytest.approx(r2, rel=1e-12)
+
+
+def test_sample_weight_two_equals_a_duplicated_row(data):
+    X, y = data
+    w = np.ones(len(X))
+    w[7] = 2.0
+    Xd, yd = np.vstack([X, X[7:8]]), np.vstack([y, y[7:8]])
+    a = bpnet.Network((3, 4, 1), activation="tanh", seed=5)
+    b = bpnet.Network((3, 4, 1), activation="tanh", seed=5)
+    ha = a.fit(X, y, sample_weight=w, epochs=20, batch_size=None, shuffle=False)
+    hb = b.fit(Xd, yd, epochs=20, batch_size=None, shuffle=False)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-12)
+
+
+def test_determinism_weights_state_and_history(data):
+    X, y = data
+    out = []
+    for _ in range(2):
+        net = bpnet.Network((3, 8, 1), activation="relu", seed=4, dtype="float32")
+        h = net.fit(X, y, optimizer="adam", learning_rate=0.01, epochs=6, batch_size=8, seed=9,
+                    validation_fraction=0.2)
+        st = net._net.train_state
+        out.append((net.params.tobytes(), np.array(st["m"]).tobytes(), np.array(st["v"]).tobytes(), h.loss, h.val_loss))
+    assert out[0] == out[1]
+
+
+def test_fits_in_two_threads_match_each_alone(rng):
+    X = rng.normal(size=(400, 10))
+    y = rng.normal(size=(400, 2))
+
+    def run(seed):
+        net = bpnet.Network((10, 32, 2), activation="relu", seed=seed)
+        net.fit(X, y, optimizer="adam", learning_rate=1e-3, epochs=20, batch_size=32, seed=seed)
+        return net.params.copy()
+
+    alone = [run(1), run(2)]
+    results = [None, None]
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, run(i + 1))) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_array_equal(results[0], alone[0])
+    np.testing.assert_array_equal(results[1], alone[1])
+
+
+def test_verbose_prints_scikit_learn_style_lines(data, capsys):
+    X, y = data
+    bpnet.Network((3, 1), seed=0).fit(X, y, epochs=3, verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Iteration 1, loss = ") and len(lines) == 3
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(optimizer="lbfgs"), "sgd, adam"),
+    (dict(learning_rate_schedule="cosine"), "constant, invscaling, adaptive"),
+    (dict(alpha=-0.1), "alpha"),
+    (dict(momentum=1.5), "momentum"),
+    (dict(momentum=-0.1), "momentum"),
+    (dict(validation_fraction=0.0), "validation_fraction"),
+    (dict(validation_fraction=1.0), "validation_fraction"),
+    (dict(validation_data=(np.zeros((5, 2)), np.zeros(5))), "2 columns, expected 3"),
+    (dict(validation_data=(np.zeros((5, 3)), np.zeros(4))), "4 rows, expected 5"),
+    (dict(validation_data=(np.zeros((5, 3)),)), "validation_data"),
+    (dict(validation_metric="f1", validation_fraction=0.2), "loss, accuracy, r2"),
+    (dict(n_iter_no_change=0), "n_iter_no_change"),
+    (dict(tol=-1.0), "tol"),
+    (dict(beta_1=1.0, optimizer="adam"), "beta_1"),
+])
+def test_bad_engine_arguments(data, kwargs, match):
+    X, y = data
+    net = bpnet.Network((3, 4, 1), seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=match):
+        net.fit(X, y, epochs=2, **kwargs)
+    np.testing.assert_array_equal(net.params, before)
+
+
+CTRL_C = textwrap.dedent(
+    """
+    import sys, time, numpy as np, bpnet
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 50)); y = rng.normal(size=(20000, 1))
+    net = bpnet.Network((50, 64, 1), activation="relu", seed=0)
+    start = net.params.copy()
+    print("ready", flush=True)
+    try:
+        net.fit(X, y, epochs=100000, batch_size=32, learning_rate=1e-4)
+    except KeyboardInterrupt:
+        t = time.perf_counter()
+        ok = np.isfinite(net.params).all() and not np.array_equal(net.params, start)
+        print("interrupted", ok, flush=True)
+    """
+)
+
+
+def test_ctrl_c_stops_a_long_fit_promptly():
+    with subprocess.Popen([sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE, text=True) as p:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        sent = time.perf_counter()
+        p.send_signal(signal.SIGINT)
+        line = p.stdout.readline().strip()
+        elapsed = time.perf_counter() - sent
+        p.wait(timeout=30)
+    assert line == "interrupted True"
+    assert elapsed < 1.0, elapsed
