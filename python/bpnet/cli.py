@@ -657,7 +657,8 @@ def _positive(kind):
 
 def add_subcommands(parser: argparse.ArgumentParser) -> None:
     """Add train / predict / info / gradcheck to ``parser`` (bpnet.__main__'s)."""
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="[COMMAND]", parser_class=_Parser,
+                                title="commands (none: run the main job)")
 
     p = sub.add_parser("train", help="train a network on a CSV/.npy/.npz file and save it",
                        description="Train a network on DATA and write the model file. Inputs "
