@@ -52,11 +52,21 @@ constexpr double kSmallMNK = 24.0 * 24.0 * 24.0;
 // Threads only pay above this many multiply-adds (a parallel region costs ~1-2 us).
 constexpr double kParallelMNK = 4.0e5;
 
-void check_ld(const char* what, std::size_t ld, std::size_t need, const char* why) {
-    if (ld < need)
-        throw std::invalid_argument(std::string("gemm: ") + what + " is " + std::to_string(ld) +
+#if defined(__GNUC__)
+#define BPNET_COLD __attribute__((noinline, cold))
+#else
+#define BPNET_COLD
+#endif
+
+[[noreturn]] BPNET_COLD void throw_ld(const char* what, std::size_t ld, std::size_t need,
+                                      const char* why) {
+    throw std::invalid_argument(std::string("gemm: ") + what + " is " + std::to_string(ld) +
                                     ", expected at least " + std::to_string(need) + " (" + why +
                                     ")");
+}
+
+inline void check_ld(const char* what, std::size_t ld, std::size_t need, const char* why) {
+    if (ld < need) throw_ld(what, ld, need, why);
 }
 
 int threads_for(double mnk) {
@@ -87,8 +97,15 @@ void scale_c(std::size_t m, std::size_t n, T beta, T* C, std::size_t ldc) {
 // through the dispatch table: plain loops, here.
 constexpr std::size_t kTinyMNK = 64;
 
+// Not vectorised: for a handful of elements the vector set-up costs more than it saves.
+#if defined(__GNUC__) && !defined(__clang__)
+#define BPNET_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
+#else
+#define BPNET_NO_VECTORIZE
+#endif
+
 template <class T>
-void gemm_tiny(const detail::GemmArgs<T>& g) {
+BPNET_NO_VECTORIZE void gemm_tiny(const detail::GemmArgs<T>& g) {
     for (std::size_t i = 0; i < g.m; ++i)
         for (std::size_t j = 0; j < g.n; ++j) {
             T s = T(0);
