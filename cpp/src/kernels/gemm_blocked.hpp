@@ -120,27 +120,37 @@ static void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, typenam
     }
 }
 
+// Block size for `len` elements with at most `max_blk` per block: the blocks are made about
+// equal (a multiple of `unit`) so no block is a thin remainder (a 2048-row A in blocks of
+// 1008 would leave 32 rows that repack all of B).
+static inline std::size_t balanced_block(std::size_t len, std::size_t max_blk, std::size_t unit) {
+    const std::size_t blocks = (len + max_blk - 1) / max_blk;
+    const std::size_t per = (len + blocks - 1) / blocks;
+    return blk_min(max_blk, (per + unit - 1) / unit * unit);
+}
+
 // The five loops over the block C(i0:i1, j0:j1), with this thread's packing buffers.
+// KC depends on k only, so an element's k-sum is split the same way whatever the block.
 template <class K>
 static void blocked_range(const GemmArgs<typename K::T>& g, std::size_t i0, std::size_t i1,
                           std::size_t j0, std::size_t j1) {
     using T = typename K::T;
-    const std::size_t kc_max = blk_min(K::KC, g.k);
-    const std::size_t mc_max = blk_min(K::MC, (i1 - i0 + K::MR - 1) / K::MR * K::MR);
-    const std::size_t nc_max = blk_min(K::NC, (j1 - j0 + K::NR - 1) / K::NR * K::NR);
-    T* Ap = static_cast<T*>(scratch(0, mc_max * kc_max * sizeof(T)));
-    T* Bp = static_cast<T*>(scratch(1, nc_max * kc_max * sizeof(T)));
+    const std::size_t KC = balanced_block(g.k, K::KC, 1);
+    const std::size_t MC = balanced_block(i1 - i0, K::MC, K::MR);
+    const std::size_t NC = balanced_block(j1 - j0, K::NC, K::NR);
+    T* Ap = static_cast<T*>(scratch(0, MC * KC * sizeof(T)));
+    T* Bp = static_cast<T*>(scratch(1, NC * KC * sizeof(T)));
     // loop 5: ic over MC
-    for (std::size_t ic = i0; ic < i1; ic += K::MC) {
-        const std::size_t mc = blk_min(K::MC, i1 - ic);
+    for (std::size_t ic = i0; ic < i1; ic += MC) {
+        const std::size_t mc = blk_min(MC, i1 - ic);
         // loop 4: pc over KC (beta applies on the first slice only)
-        for (std::size_t pc = 0; pc < g.k; pc += K::KC) {
-            const std::size_t kc = blk_min(K::KC, g.k - pc);
+        for (std::size_t pc = 0; pc < g.k; pc += KC) {
+            const std::size_t kc = blk_min(KC, g.k - pc);
             const T beta = pc == 0 ? g.beta : T(1);
             pack_a<K>(g, ic, mc, pc, kc, Ap);
             // loop 3: jc over NC
-            for (std::size_t jc = j0; jc < j1; jc += K::NC) {
-                const std::size_t nc = blk_min(K::NC, j1 - jc);
+            for (std::size_t jc = j0; jc < j1; jc += NC) {
+                const std::size_t nc = blk_min(NC, j1 - jc);
                 pack_b<K>(g, pc, kc, jc, nc, Bp);
                 macro_kernel<K>(mc, nc, kc, g.alpha, Ap, Bp, beta, g.C + ic * g.ldc + jc, g.ldc);
             }
