@@ -142,14 +142,65 @@ void Network<T>::check_finite(const char* name, const T* data, std::size_t count
 
 namespace {
 
+// Products with fewer multiply-adds than this are computed by the plain loops below: for a
+// tiny network (the text's 1-3-1, one sample per step) a call into the kernels costs more
+// than the arithmetic.
+constexpr std::size_t small_work = 128;
+
+inline bool is_small(std::size_t a, std::size_t b, std::size_t c) {
+    return a * b * c <= small_work;
+}
+
 // Z (n, n_out) = A_prev (n, n_in) Wᵀ + 1 bᵀ   then   A = σ(Z) (A may alias Z).
 template <class T>
 void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activation act,
                    std::size_t n, std::size_t n_in, std::size_t n_out) {
     // a_prev (n, n_in), W (n_out, n_in), b (n_out), z and a (n, n_out)
-    for (std::size_t i = 0; i < n; ++i) std::copy(b, b + n_out, z + i * n_out);
-    gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out);
+    if (is_small(n, n_in, n_out)) {
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n_out; ++j) {
+                T s = b[j];
+                for (std::size_t p = 0; p < n_in; ++p) s += a_prev[i * n_in + p] * W[j * n_in + p];
+                z[i * n_out + j] = s;
+            }
+    } else {
+        for (std::size_t i = 0; i < n; ++i) std::copy(b, b + n_out, z + i * n_out);
+        gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out);
+    }
     activation_forward(act, a, z, n, n_out, n_out);
+}
+
+// dW (n_out, n_in) = scale · Δᵀ A_prev
+template <class T>
+void weight_gradient(T* dW, const T* delta, const T* a_prev, T scale, std::size_t n,
+                     std::size_t n_in, std::size_t n_out) {
+    // delta (n, n_out), a_prev (n, n_in)
+    if (is_small(n, n_in, n_out)) {
+        for (std::size_t j = 0; j < n_out; ++j)
+            for (std::size_t p = 0; p < n_in; ++p) {
+                T s = 0;
+                for (std::size_t i = 0; i < n; ++i) s += delta[i * n_out + j] * a_prev[i * n_in + p];
+                dW[j * n_in + p] = scale * s;
+            }
+    } else {
+        gemm<T>(Trans::T, Trans::N, n_out, n_in, n, scale, delta, n_out, a_prev, n_in, T(0), dW, n_in);
+    }
+}
+
+// Δ_prev (n, n_in) = Δ (n, n_out) W (n_out, n_in)
+template <class T>
+void delta_product(T* delta_prev, const T* delta, const T* W, std::size_t n, std::size_t n_in,
+                   std::size_t n_out) {
+    if (is_small(n, n_in, n_out)) {
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t p = 0; p < n_in; ++p) {
+                T s = 0;
+                for (std::size_t j = 0; j < n_out; ++j) s += delta[i * n_out + j] * W[j * n_in + p];
+                delta_prev[i * n_in + p] = s;
+            }
+    } else {
+        gemm<T>(Trans::N, Trans::N, n, n_in, n_out, T(1), delta, n_out, W, n_in, T(0), delta_prev, n_in);
+    }
 }
 
 }  // namespace
@@ -157,7 +208,8 @@ void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activati
 template <class T>
 void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) const {
     for (std::size_t l = 0; l < num_layers(); ++l)
-        dense_forward(z[l], a[l], l == 0 ? X : a[l - 1], weights(l), biases(l), acts_[l], n,
+        dense_forward(z[l], a[l], l == 0 ? X : a[l - 1], params_.data() + offsets_[l],
+                      params_.data() + offsets_[l] + sizes_[l + 1] * sizes_[l], acts_[l], n,
                       sizes_[l], sizes_[l + 1]);
 }
 
@@ -243,8 +295,7 @@ double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, 
         T* dW = grad + offsets_[l];
         T* db = dW + n_out * n_in;
         // ∂C/∂W_l = (1/n) Δ_lᵀ A_{l−1}:  delta (n, n_out), a_prev (n, n_in), dW (n_out, n_in)
-        gemm<T>(Trans::T, Trans::N, n_out, n_in, n, scale, delta[l], n_out, a_prev, n_in, T(0),
-                dW, n_in);
+        weight_gradient(dW, delta[l], a_prev, scale, n, n_in, n_out);
         if (alpha != 0) {
             const T* W = weights(l);
             const T k = T(alpha / n_eff);
@@ -262,8 +313,7 @@ double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, 
         for (std::size_t j = 0; j < n_out; ++j) db[j] *= scale;
         if (l > 0) {
             // Δ_{l−1} = (Δ_l W_l) ⊙ σ'(Z_{l−1}):  delta (n, n_out), W (n_out, n_in)
-            gemm<T>(Trans::N, Trans::N, n, n_in, n_out, T(1), delta[l], n_out, weights(l), n_in,
-                    T(0), delta[l - 1], n_in);
+            delta_product(delta[l - 1], delta[l], params_.data() + offsets_[l], n, n_in, n_out);
             activation_backward(acts_[l - 1], delta[l - 1], z[l - 1], a[l - 1], n, n_in, n_in);
         }
     }
@@ -472,7 +522,10 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         for (std::size_t start = 0; start < n; start += B) {
             const std::size_t m = std::min(B, n - start);
             const T *xp = X + start * n0, *yp = Y + start * nL, *wp = w ? w + start : nullptr;
-            if (gather) {
+            if (gather && m == 1) {  // one row: read it in place
+                const std::size_t r = perm[start];
+                xp = X + r * n0, yp = Y + r * nL, wp = w ? w + r : nullptr;
+            } else if (gather) {
                 for (std::size_t i = 0; i < m; ++i) {
                     const std::size_t r = perm[start + i];
                     std::copy(X + r * n0, X + (r + 1) * n0, xb.data() + i * n0);
