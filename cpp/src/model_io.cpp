@@ -98,6 +98,23 @@ void check_name(const std::string& s, const std::string& field) {
     }
 }
 
+void check_utf8(const std::string& s, const std::string& field);
+
+// Metadata keys: 1..255 bytes of UTF-8 without control characters (Python's str keys).
+void check_key(const std::string& s, const std::string& field) {
+    if (s.empty()) fail(field + ": empty key");
+    if (s.size() > model_limits::max_name_bytes)
+        fail(field + ": key of " + std::to_string(s.size()) + " bytes, at most " +
+             std::to_string(model_limits::max_name_bytes) + " allowed");
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7F)
+            fail(field + ": byte " + std::to_string(i) + " of the key is the control character 0x" +
+                 hex_bytes(&c, 1));
+    }
+    check_utf8(s, field);
+}
+
 // Metadata values: well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
 void check_utf8(const std::string& s, const std::string& field) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -161,7 +178,7 @@ void check_model(const ModelData& m) {
     for (std::size_t i = 0; i < m.metadata.size(); ++i) {
         const std::string field = "metadata[" + std::to_string(i) + "]";
         const auto& kv = m.metadata[i];
-        check_name(kv.first, field + ".key");
+        check_key(kv.first, field + ".key");
         if (!seen.insert(kv.first).second) fail(field + ": duplicate key " + quoted(kv.first));
         if (kv.second.size() > model_limits::max_value_bytes)
             fail(field + " (" + quoted(kv.first) + "): value of " + std::to_string(kv.second.size()) +

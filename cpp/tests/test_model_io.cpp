@@ -69,6 +69,7 @@ ModelData make_model(DType dtype, std::uint64_t seed, std::vector<std::uint64_t>
     m.metadata.emplace_back("optimizer", "sgd");
     m.metadata.emplace_back("note", "h\xC3\xA9llo \xE2\x9C\x93");  // "héllo ✓"
     m.metadata.emplace_back("blank", "");
+    m.metadata.emplace_back("user.temp\xC3\xA9rature", "21.5");  // UTF-8 keys are allowed
     return m;
 }
 
@@ -232,6 +233,12 @@ TEST_CASE("encode refuses what it could not read back") {
     CHECK_THROWS_AS(bpnet::encode_model(bad), ModelFormatError);
     bad = m;
     bad.metadata.emplace_back("latin1", "\xE9");
+    CHECK_THROWS_AS(bpnet::encode_model(bad), ModelFormatError);
+    bad = m;
+    bad.metadata.emplace_back("tab\tkey", "x");
+    CHECK_THROWS_AS(bpnet::encode_model(bad), ModelFormatError);
+    bad = m;
+    bad.metadata.emplace_back("bad\xFFkey", "x");
     CHECK_THROWS_AS(bpnet::encode_model(bad), ModelFormatError);
     bad = m;
     bad.dtype = static_cast<DType>(3);
