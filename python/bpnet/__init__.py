@@ -41,4 +41,21 @@ __all__ = [
     "explain",
     "Explanation",
     "plotting",
+    "MLPRegressor",
+    "MLPClassifier",
 ]
+
+
+def __getattr__(name):
+    # scikit-learn estimators, imported on first access (scikit-learn is an optional extra)
+    if name in ("MLPRegressor", "MLPClassifier"):
+        try:
+            import sklearn  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                f"bpnet.{name} needs scikit-learn: pip install 'bpnet[sklearn]'"
+            ) from exc
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'bpnet' has no attribute {name!r}")

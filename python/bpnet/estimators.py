@@ -1,0 +1,977 @@
+"""scikit-learn compatible estimators: :class:`MLPRegressor` and :class:`MLPClassifier`.
+
+Drop-in replacements for ``sklearn.neural_network``'s estimators of the same names: the same
+constructor parameters and defaults, fitted attributes and methods, with training in bpnet's
+C++ core. This module needs scikit-learn (``pip install 'bpnet[sklearn]'``) and is imported on
+first access to ``bpnet.MLPRegressor`` / ``bpnet.MLPClassifier``.
+
+How the pieces map onto the core:
+
+- the network is one :class:`bpnet.Network` (``self._net``); ``coefs_[i]`` is ``W_{i+1}.T``, a
+  transposed view of the network's weights, and ``intercepts_[i]`` is ``b_{i+1}``, both views
+  into ``_net.params``;
+- ``solver="sgd"`` and ``"adam"`` run :meth:`bpnet.Network.fit` (the whole epoch loop in C++);
+- ``solver="lbfgs"`` runs SciPy's L-BFGS-B on the flat parameter vector, with loss and
+  gradient from one C++ call (:meth:`bpnet.Network.backward`);
+- initial weights are drawn exactly as scikit-learn draws them (Glorot uniform from
+  ``check_random_state(random_state)``), and the early-stopping split is scikit-learn's, so
+  the same ``random_state`` starts from the same weights and holds out the same rows.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+from scipy import sparse
+
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+try:  # scikit-learn >= 1.6
+    from sklearn.utils import TransformerTags
+except ImportError:  # pragma: no cover
+    TransformerTags = None
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+
+    def validate_data(estimator, X="no_validation", y="no_validation", **kwargs):
+        return estimator._validate_data(X, y, **kwargs)
+
+
+from ._network import Network
+from ._threads import get_num_threads, set_num_threads
+
+__all__ = ["MLPRegressor", "MLPClassifier"]
+
+_STOCHASTIC = ("sgd", "adam")
+_HIDDEN_ACTIVATIONS = {"identity", "logistic", "tanh", "relu", "leaky_relu"}
+# scikit-learn's name of each output activation -> bpnet's
+_CORE_ACTIVATION = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+                    "leaky_relu": "leaky_relu", "softmax": "softmax", "exp": "exp"}
+
+
+@contextmanager
+def _thread_count(n_threads):
+    """Run the body with bpnet's kernels on ``n_threads`` threads (None: leave as is)."""
+    if n_threads is None:
+        yield
+        return
+    n = (os.cpu_count() or 1) if n_threads == -1 else int(n_threads)
+    old = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(old)
+
+
+def _dense(X, dtype):
+    """C-contiguous dense array of ``dtype`` (sparse input is densified)."""
+    if sparse.issparse(X):
+        X = X.toarray()
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+class _ParamsView:
+    """Descriptor: ``coefs_`` / ``intercepts_`` read as views into the network's parameters;
+    assigning a list copies it into the network (the views stay views)."""
+
+    def __init__(self, which):
+        self.which = which
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        net = obj.__dict__.get("_net")
+        if net is None:
+            raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{self.name}'")
+        if self.which == "coefs":
+            return [W.T for W in net.weights]
+        return list(net.biases)
+
+    def __set__(self, obj, values):
+        net = obj.__dict__.get("_net")
+        if net is None:
+            raise AttributeError(f"{self.name}: set it after fit (the network does not exist yet)")
+        targets = [W.T for W in net.weights] if self.which == "coefs" else net.biases
+        values = list(values)
+        if len(values) != len(targets):
+            raise ValueError(f"{self.name}: expected {len(targets)} arrays, got {len(values)}")
+        for i, (dst, src) in enumerate(zip(targets, values)):
+            src = np.asarray(src)
+            if src.shape != dst.shape:
+                raise ValueError(f"{self.name}[{i}]: expected shape {dst.shape}, got {src.shape}")
+            dst[...] = src
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fitting code of :class:`MLPRegressor` and :class:`MLPClassifier`."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(_HIDDEN_ACTIVATIONS), list, tuple],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+    }
+
+    coefs_ = _ParamsView("coefs")
+    intercepts_ = _ParamsView("intercepts")
+
+    # ------------------------------------------------------------------ subclass hooks
+    _validation_metric = "loss"
+
+    def _validate_input(self, X, y, incremental, reset):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _output(self):  # pragma: no cover - abstract
+        """(out_activation_ in scikit-learn's names, bpnet loss name)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _hidden_activations(self, n_hidden):
+        act = self.activation
+        acts = [act] * n_hidden if isinstance(act, str) else list(act)
+        if len(acts) != n_hidden:
+            raise ValueError(
+                f"activation: expected one name or a list of {n_hidden} names (one per hidden "
+                f"layer), got a list of {len(acts)}"
+            )
+        for a in acts:
+            if a not in _HIDDEN_ACTIVATIONS:
+                raise ValueError(
+                    f"activation: expected names in {sorted(_HIDDEN_ACTIVATIONS)}, got {a!r}"
+                )
+        return acts
+
+    def __sklearn_is_fitted__(self):
+        return "_net" in self.__dict__
+
+    def _forward_output(self, X):
+        """Validated X -> network output (n_samples, n_outputs_) of the network's dtype."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
+                          reset=False)
+        with _thread_count(self.n_threads):
+            return self._net.predict(_dense(X, self._net.dtype))
+
+    # ------------------------------------------------------------------ fitting
+    def _initialize(self, layer_units, hidden_acts, dtype, random_state):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = layer_units[-1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_, loss = self._output()
+        net = Network(
+            layer_units,
+            activation=[_CORE_ACTIVATION[a] for a in hidden_acts],
+            output_activation=_CORE_ACTIVATION[self.out_activation_],
+            loss=loss,
+            dtype=dtype,
+            seed=0,
+        )
+        # Glorot uniform, drawn exactly as scikit-learn draws it (same random_state, same
+        # numbers): per layer the (fan_in, fan_out) matrix, then the intercepts. The bound uses
+        # factor 2 for logistic layers, 6 otherwise; the output layer takes the factor of the
+        # last hidden layer (scikit-learn: of its single hidden activation).
+        for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+            fan_in, fan_out = layer_units[i], layer_units[i + 1]
+            act = hidden_acts[min(i, len(hidden_acts) - 1)] if hidden_acts else self.activation
+            factor = 2.0 if act == "logistic" else 6.0
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = random_state.uniform(-bound, bound, fan_out)
+            W[...] = coef.astype(dtype, copy=False).T
+            b[...] = intercept.astype(dtype, copy=False)
+        self._net = net
+        self.validation_loss_curve_ = []
+        if self.solver in _STOCHASTIC:
+            self.loss_curve_ = []
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+        else:
+            self.loss_curve_ = []
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
+             sample_weight_val=None, callbacks=None):
+        self._validate_params()
+        hidden = self._hidden_sizes()
+        hidden_acts = self._hidden_activations(len(hidden))
+        first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
+
+        X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass)
+        n_samples, n_features = X.shape
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        sample_weight = self._class_weighted(sample_weight, y_raw)
+        if not first_pass and Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} outputs, expected {self.n_outputs_} (from the previous fit)")
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val: expected both or neither")
+        if callbacks is not None:
+            callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+            for cb in callbacks:
+                if not callable(cb):
+                    raise ValueError(f"callbacks: expected callables, got {cb!r}")
+
+        random_state = check_random_state(self.random_state)
+        if first_pass:
+            dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
+            self._initialize([n_features] + hidden + [Y.shape[1]], hidden_acts, dtype, random_state)
+        dtype = self._net.dtype
+        X = _dense(X, dtype)
+        Y = np.ascontiguousarray(Y, dtype=dtype)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        validation = None
+        if X_val is not None:
+            validation = self._validation_input(X_val, y_val, sample_weight_val, dtype)
+
+        with _thread_count(self.n_threads):
+            if self.solver in _STOCHASTIC:
+                self._fit_stochastic(X, Y, sample_weight, validation, incremental, random_state, callbacks)
+            else:
+                self._fit_lbfgs(X, Y, sample_weight, callbacks)
+        return self
+
+    def _class_weighted(self, sample_weight, y_raw):
+        return sample_weight
+
+    def _validation_input(self, X_val, y_val, sample_weight_val, dtype):
+        X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
+                              reset=False)
+        Y_val = self._encode_y(y_val)
+        if Y_val.shape[0] != X_val.shape[0]:
+            raise ValueError(f"y_val has {Y_val.shape[0]} rows, expected {X_val.shape[0]} (the rows of X_val)")
+        if sample_weight_val is not None:
+            sample_weight_val = np.ascontiguousarray(_check_sample_weight(sample_weight_val, X_val), dtype=dtype)
+        return _dense(X_val, dtype), np.ascontiguousarray(Y_val, dtype=dtype), sample_weight_val
+
+    def _fit_stochastic(self, X, Y, sample_weight, validation, incremental, random_state, callbacks):
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping and validation is None:
+            # scikit-learn's split: same random_state, same rows held out; stratified for a
+            # single-output classifier
+            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+            parts = train_test_split(*arrays, random_state=random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, Y, Y_val = parts[:4]
+            sample_weight, w_val = (None, None) if sample_weight is None else parts[4:]
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' or the size "
+                    "of your dataset."
+                )
+            validation = (np.ascontiguousarray(X_val), np.ascontiguousarray(Y_val), w_val)
+            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            if sample_weight is not None:
+                sample_weight = np.ascontiguousarray(sample_weight)
+        if validation is not None and self.validation_scores_ is None:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+        n_train = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_train)
+        else:
+            if self.batch_size > n_train:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to be "
+                    "clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_train))
+        n_iter_no_change = self.n_iter_no_change
+        if not np.isfinite(n_iter_no_change):
+            n_iter_no_change = 2**62
+        seed = int(random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+
+        callback = None
+        if callbacks:
+            def callback(record):
+                keep_going = True
+                for cb in callbacks:
+                    if cb(dict(record)) is False:
+                        keep_going = False
+                return keep_going
+
+        self.n_iter_ = 0
+        try:
+            history = self._net.fit(
+                X, Y,
+                optimizer=self.solver,
+                learning_rate=self.learning_rate_init,
+                epochs=1 if incremental else self.max_iter,
+                batch_size=batch_size,
+                shuffle=self.shuffle,
+                seed=seed,
+                callback=callback,
+                sample_weight=sample_weight,
+                alpha=self.alpha,
+                momentum=self.momentum,
+                nesterovs_momentum=self.nesterovs_momentum,
+                beta_1=self.beta_1,
+                beta_2=self.beta_2,
+                epsilon=self.epsilon,
+                learning_rate_schedule=self.learning_rate,
+                power_t=self.power_t,
+                tol=self.tol,
+                n_iter_no_change=n_iter_no_change,
+                early_stopping=early_stopping,
+                validation_data=validation,
+                validation_metric=self._validation_metric,
+                # scikit-learn: fit starts a fresh optimizer, partial_fit continues it
+                warm_start=incremental,
+                verbose=bool(self.verbose),
+            )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+            return
+        self.n_iter_ = history.epochs_run
+        self.t_ += n_train * history.epochs_run
+        if history.loss:
+            self.loss_curve_.extend(history.loss)
+            self.loss_ = history.loss[-1]
+        if validation is not None:
+            self.validation_scores_.extend(history.val_score)
+            self.validation_loss_curve_.extend(history.val_loss)
+            if history.val_score:
+                self.best_validation_score_ = max(self.best_validation_score_, history.best_val_score)
+        if not early_stopping and history.loss:
+            self.best_loss_ = min(self.best_loss_, history.best_loss)
+        if (not incremental and history.epochs_run == self.max_iter and not history.converged
+                and not history.stopped_by_callback and not history.diverged):
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    def _fit_lbfgs(self, X, Y, sample_weight, callbacks):
+        net = self._net
+        params = net.params
+        last = {}
+
+        def loss_and_grad(theta):
+            params[:] = theta
+            g = net.backward(X, Y, sample_weight=sample_weight, alpha=self.alpha)
+            last["loss"] = g.loss
+            return g.loss, np.asarray(g.flat, dtype=np.float64)
+
+        iteration = [0]
+        t0 = [time.perf_counter()]
+
+        def on_iteration(intermediate_result):
+            iteration[0] += 1
+            loss = float(intermediate_result.fun)
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {iteration[0]}, loss = {loss:.8f}")
+            if callbacks:
+                now = time.perf_counter()
+                record = {"epoch": iteration[0], "loss": loss, "seconds": now - t0[0]}
+                t0[0] = now
+                if any([cb(dict(record)) is False for cb in callbacks]):
+                    raise StopIteration
+
+        self.loss_curve_ = []
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            np.asarray(params, dtype=np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=on_iteration,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        params[:] = result.x
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        self.loss_ = float(result.fun)
+        if result.status != 0 and "callback" not in str(result.message).lower():
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={result.status}): {result.message}. Increase the number of iterations "
+                "(max_iter) or scale the data.",
+                ConvergenceWarning,
+            )
+        if not np.all(np.isfinite(params)):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain large "
+                "values and need to be preprocessed."
+            )
+
+    # ------------------------------------------------------------------ other methods
+    def transform(self, X):
+        """Activations of the last hidden layer (X itself when there is no hidden layer).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, hidden_layer_sizes[-1])
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
+                          reset=False)
+        X = _dense(X, self._net.dtype)
+        if self.n_layers_ == 2:
+            return X.copy()
+        with _thread_count(self.n_threads):
+            return np.array(self._net.forward(X).a[-2])
+
+    def fit_transform(self, X, y, **fit_params):
+        """``fit(X, y, **fit_params)``, then :meth:`transform` of X."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def __getstate__(self):
+        # The network travels as bpnet's model file (parameters and optimizer state).
+        state = super().__getstate__()
+        state = dict(state)
+        net = state.pop("_net", None)
+        if net is not None:
+            state["_net_model_file"] = net.to_bytes()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        data = state.pop("_net_model_file", None)
+        super().__setstate__(state)
+        if data is not None:
+            self._net = Network.from_bytes(data)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        # transform() makes it usable as a feature extractor; its output keeps the dtype
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
+        return tags
+
+
+_COMMON_DOC = """
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Neurons of each hidden layer; ``()`` gives a linear (generalised linear) model.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu'} or list, default='relu'
+        Hidden activation: one name for every hidden layer or, beyond scikit-learn, a list
+        with one name per hidden layer (and 'leaky_relu').
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'sgd' and 'adam' run bpnet's C++ training loop with scikit-learn's update rules;
+        'lbfgs' runs SciPy's L-BFGS-B with loss and gradient from one C++ call.
+    alpha : float, default=0.0001
+        L2 penalty ``alpha / (2 n) * sum ||W||^2`` (n: the rows, or the sample-weight sum,
+        of each batch).
+    batch_size : int or 'auto', default='auto'
+        Rows per step of sgd/adam; 'auto' is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of sgd's step size, as scikit-learn's.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+    max_iter : int, default=200
+        Epochs of sgd/adam; iterations of lbfgs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights (the same numbers as scikit-learn's for the same value), the
+        early-stopping split (scikit-learn's) and the shuffling (bpnet's own generator).
+    tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
+    validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        As scikit-learn's.
+    n_threads : int or None, default=None
+        Threads of bpnet's kernels during fit, predict and transform (-1: every core;
+        None: leave bpnet's setting, which follows OMP_NUM_THREADS). Not in scikit-learn.
+"""
+
+_ATTR_DOC = """
+    coefs_ : list of ndarray
+        ``coefs_[i]`` of shape (n_units[i], n_units[i+1]): a transposed, writable view of the
+        network's weight matrix W_{i+1}, sharing memory with the flat parameter buffer
+        ``_net.params``. Writing into it changes the model; assigning a list copies it in.
+    intercepts_ : list of ndarray
+        Views of the biases.
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
+    n_iter_, n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
+        As scikit-learn's (``loss_curve_`` is also kept for lbfgs, one entry per iteration;
+        ``validation_scores_`` is also filled when ``X_val`` is given to ``fit``).
+    validation_loss_curve_ : list of float
+        Loss on the validation rows after each epoch (empty without validation rows). Not in
+        scikit-learn.
+"""
+
+_FIT_EXTRAS_DOC = """
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), optional
+            Validation rows chosen by the user. With ``early_stopping=True`` they replace the
+            ``validation_fraction`` split; otherwise they are only monitored
+            (``validation_scores_``, ``validation_loss_curve_``). Not in scikit-learn.
+        y_val : array-like, optional
+            Targets of ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), optional
+        callbacks : callable or list of callables, optional
+            Each is called after every epoch (lbfgs: every iteration) with a dict: ``epoch``,
+            ``loss``, ``seconds``, and for sgd/adam ``learning_rate`` and, with validation
+            rows, ``val_loss`` and ``val_score``. Returning False stops training. Not in
+            scikit-learn.
+"""
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = (
+        """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by bpnet.
+
+    Minimises the squared error (or the Poisson deviance) with an L2 penalty by LBFGS, SGD
+    or Adam.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        'squared_error' is ``1/2 * mean over all entries of (y - y_pred)^2``. With several
+        outputs, bpnet's gradient is the gradient of exactly this loss; scikit-learn's gradient
+        is that of the sum over outputs (n_outputs times larger; its issue #8349), so sgd
+        steps for multi-output regression are n_outputs times smaller here than there for the
+        same ``learning_rate_init`` (adam and lbfgs are not affected in the same way).
+        'poisson' uses an exp output."""
+        + _COMMON_DOC
+        + """
+    Attributes
+    ----------"""
+        + _ATTR_DOC
+        + """
+    Notes
+    -----
+    float32 input is trained, stored and predicted in float32; anything else in float64.
+    Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+    _validation_metric = "r2"
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        n_threads=None,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.n_threads = n_threads
+
+    def _output(self):
+        if self.loss == "poisson":
+            return "exp", "poisson"
+        return "identity", "half_squared_error"
+
+    def _encode_y(self, y):
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y_val: expected numeric values, got dtype {y.dtype}")
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
+
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None,
+            callbacks=None):
+        """Fit the model to X and y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        """
+        return self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
+                         sample_weight_val=sample_weight_val, callbacks=callbacks)
+
+    fit.__doc__ += _FIT_EXTRAS_DOC + """
+        Returns
+        -------
+        self
+        """
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                "stochastic."
+            )
+        return True
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of sgd/adam over X, y, continuing the optimizer state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted values.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        out = self._forward_output(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = (
+        """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, trained by bpnet.
+
+    Minimises the log-loss (softmax for multiclass, independent sigmoids for binary and
+    multilabel) with an L2 penalty by LBFGS, SGD or Adam.
+
+    Parameters
+    ----------"""
+        + _COMMON_DOC
+        + """    class_weight : dict, list of dicts, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` (as
+        ``sklearn.utils.class_weight.compute_sample_weight``; 'balanced' is computed from the
+        rows of each ``fit`` / ``partial_fit`` call). Not in scikit-learn's MLP.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        The class labels."""
+        + _ATTR_DOC
+        + """
+    Notes
+    -----
+    float32 input is trained, stored and predicted in float32; anything else in float64.
+    Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [None, dict, list, StrOptions({"balanced"})],
+    }
+    _validation_metric = "accuracy"
+    loss = "log_loss"  # scikit-learn's attribute (not a parameter of the classifier)
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        n_threads=None,
+        class_weight=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.n_threads = n_threads
+        self.class_weight = class_weight
+
+    def _output(self):
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "cross_entropy"
+        return "logistic", "binary_cross_entropy"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        # classes_: set by a first fit (or a fit without warm_start); a warm-started fit must
+        # see the same classes, partial_fit only classes it knows
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                    f"'y' has {classes}."
+                )
+        Y = self._label_binarizer.transform(y)
+        Y = Y.toarray() if sparse.issparse(Y) else np.asarray(Y)
+        return X, Y.reshape(len(Y), -1).astype(bool), y
+
+    def _encode_y(self, y_val):
+        y_val = np.asarray(y_val)
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = y_val.ravel()
+        unseen = np.setdiff1d(unique_labels(y_val), self.classes_)
+        if y_val.ndim == 1 and len(unseen):
+            raise ValueError(f"y_val has classes not in `self.classes_` {self.classes_}: {unseen}")
+        Y = self._label_binarizer.transform(y_val)
+        Y = Y.toarray() if sparse.issparse(Y) else np.asarray(Y)
+        return Y.reshape(len(Y), -1)
+
+    def _class_weighted(self, sample_weight, y_raw):
+        if self.class_weight is None:
+            return sample_weight
+        cw = compute_sample_weight(self.class_weight, y_raw)
+        return cw if sample_weight is None else sample_weight * cw
+
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None,
+            callbacks=None):
+        """Fit the model to X and y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, or a label-indicator matrix for multilabel classification.
+        sample_weight : array-like of shape (n_samples,), default=None
+        """
+        return self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
+                         sample_weight_val=sample_weight_val, callbacks=callbacks)
+
+    fit.__doc__ += _FIT_EXTRAS_DOC + """
+        Returns
+        -------
+        self
+        """
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                "stochastic."
+            )
+        return True
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch of sgd/adam over X, y, continuing the optimizer state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Every class of all calls; required on the first call, ignored later. A later
+            call whose y holds a label not in ``classes_`` raises ValueError.
+
+        Returns
+        -------
+        self
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes) for multilabel
+        """
+        out = self._forward_output(X)
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        return self._label_binarizer.inverse_transform(out)
+
+    def predict_proba(self, X):
+        """Probability of each class, in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        out = self._forward_output(X)
+        if self.n_outputs_ == 1:
+            p = out.ravel()
+            return np.vstack([1 - p, p]).T
+        return out
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
