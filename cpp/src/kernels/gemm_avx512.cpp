@@ -2,7 +2,7 @@
 //
 // Register tile: float 12 x 32 (2 zmm per row), double 12 x 16 (2 zmm per row): 24
 // accumulators, 2 vectors of B, 1 broadcast of A (embedded in the FMA) per step.
-// Blocks: the A micro-panel (MR x KC) stays in L1 (18 KiB), the packed B block (KC x NC) in the
+// Blocks: the A micro-panel (MR x KC) stays in L1 (18 / 24 KiB), the packed B block (KC x NC) in the
 // 1 MiB L2, the packed A block (MC x KC) in L3.
 #include <immintrin.h>
 
@@ -142,8 +142,8 @@ inline __mmask8 mask8(std::size_t n) {
 struct KernelF64 {
     using T = double;
     static constexpr std::size_t MR = 12, NR = 16;
-    static constexpr std::size_t KC = 192;
-    static constexpr std::size_t NC = 448;  // KC x NC x 8 B = 672 KiB of L2
+    static constexpr std::size_t KC = 256;  // A micro-panel 12 x 256 x 8 B = 24 KiB of L1
+    static constexpr std::size_t NC = 320;  // KC x NC x 8 B = 640 KiB of L2
     static constexpr std::size_t MC = 1008;
 
     static double combine(double alpha, double acc, double beta, double c) {
