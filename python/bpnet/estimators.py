@@ -320,7 +320,11 @@ class _BaseMLP(BaseEstimator):
             X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
             if sample_weight is not None:
                 sample_weight = np.ascontiguousarray(sample_weight)
-        if validation is not None and self.validation_scores_ is None:
+        if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit
+            self.loss_curve_ = []
+        if getattr(self, "best_loss_", None) is None and not early_stopping:
+            self.best_loss_ = np.inf
+        if validation is not None and getattr(self, "validation_scores_", None) is None:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
         n_train = X.shape[0]
