@@ -687,9 +687,23 @@ Network<T> Network<T>::from_model(const ModelData& m) {
                                (m.dtype == DType::float32 ? "float32" : "float64") + ", expected " +
                                (want == DType::float32 ? "float32" : "float64"));
     std::vector<std::size_t> sizes(m.layer_sizes.begin(), m.layer_sizes.end());
+    // A file's names and sizes that the library cannot use are format errors, not user errors.
     std::vector<Activation> acts;
-    for (const auto& name : m.activations) acts.push_back(activation_from_name(name));
-    Network<T> net(sizes, acts, loss_from_name(m.loss), 0);
+    Loss loss = Loss::squared_error;
+    try {
+        for (const auto& name : m.activations) acts.push_back(activation_from_name(name));
+        loss = loss_from_name(m.loss);
+    } catch (const std::invalid_argument& e) {
+        throw ModelFormatError(std::string("model: ") + e.what());
+    }
+    auto make = [&]() {
+        try {
+            return Network<T>(sizes, acts, loss, 0);
+        } catch (const std::invalid_argument& e) {
+            throw ModelFormatError(std::string("model: ") + e.what());
+        }
+    };
+    Network<T> net = make();
     if (m.params.size() != net.num_params())
         throw ModelFormatError("model: " + std::to_string(m.params.size()) +
                                " parameters, expected " + std::to_string(net.num_params()) +
