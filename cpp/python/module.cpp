@@ -136,19 +136,20 @@ void bind_network(py::module_& m, const char* cls) {
                                })
         .def("init_params", &Net::init_params, "seed"_a)
         .def("predict",
-             [](const Net& net, const CArray<T>& X) {
+             [](const Net& net, const CArray<T>& X, int n_threads) {
                  const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
                  auto out = new_array<T>(n, net.n_outputs());
                  const T* x = X.data();
                  T* o = out.mutable_data();
                  {
                      py::gil_scoped_release release;
+                     bpnet::ThreadScope threads(n_threads);
                      Net::check_finite("X", x, n * net.n_inputs());
                      net.predict(x, n, o);
                  }
                  return out;
              },
-             "X"_a)
+             "X"_a, "n_threads"_a = 0)
         .def("forward",
              [](const Net& net, const CArray<T>& X) {
                  const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
@@ -312,6 +313,36 @@ py::tuple network_and_metadata(const bpnet::ModelData& m) {
     return py::make_tuple(py::cast(bpnet::Network<double>::from_model(m)), user);
 }
 
+// Checks dtype, 2-D shape, unit inner stride and agreeing sizes; then calls kernels::gemm.
+template <class T>
+void gemm_call(bool ta, bool tb, py::array A, py::array B, double alpha, double beta, py::array C) {
+    auto view = [](py::array& a, const char* name, bool writable) {
+        if (!a.dtype().equal(py::dtype::of<T>()))
+            throw std::invalid_argument(std::string("_gemm: ") + name + " has dtype " +
+                                        std::string(py::str(a.dtype())) + ", expected " + dtype_name<T>());
+        if (a.ndim() != 2 || a.strides(1) != py::ssize_t(sizeof(T)) || a.strides(0) % py::ssize_t(sizeof(T)) != 0 ||
+            a.strides(0) < a.shape(1) * py::ssize_t(sizeof(T)))
+            throw std::invalid_argument(std::string("_gemm: ") + name +
+                                        " must be 2-D with unit stride along rows, got shape " + shape_of(a));
+        if (writable && !a.writeable()) throw std::invalid_argument("_gemm: C is read-only");
+        return std::size_t(a.strides(0) / py::ssize_t(sizeof(T)));
+    };
+    const std::size_t lda = view(A, "A", false), ldb = view(B, "B", false), ldc = view(C, "C", true);
+    const std::size_t m = ta ? A.shape(1) : A.shape(0), k = ta ? A.shape(0) : A.shape(1);
+    const std::size_t kb = tb ? B.shape(1) : B.shape(0), n = tb ? B.shape(0) : B.shape(1);
+    if (kb != k || std::size_t(C.shape(0)) != m || std::size_t(C.shape(1)) != n)
+        throw std::invalid_argument("_gemm: shapes do not agree: op(A) is (" + std::to_string(m) + ", " +
+                                    std::to_string(k) + "), op(B) is (" + std::to_string(kb) + ", " +
+                                    std::to_string(n) + "), C is " + shape_of(C));
+    const T* a = static_cast<const T*>(A.data());
+    const T* b = static_cast<const T*>(B.data());
+    T* c = static_cast<T*>(C.mutable_data());
+    py::gil_scoped_release release;
+    using bpnet::kernels::Trans;
+    bpnet::kernels::gemm<T>(ta ? Trans::T : Trans::N, tb ? Trans::T : Trans::N, m, n, k, T(alpha), a, lda, b,
+                            ldb, T(beta), c, ldc);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -337,7 +368,8 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("n_iter_no_change", &bpnet::FitOptions::n_iter_no_change)
         .def_readwrite("early_stopping", &bpnet::FitOptions::early_stopping)
         .def_readwrite("validation_metric", &bpnet::FitOptions::validation_metric)
-        .def_readwrite("keep_state", &bpnet::FitOptions::keep_state);
+        .def_readwrite("keep_state", &bpnet::FitOptions::keep_state)
+        .def_readwrite("n_threads", &bpnet::FitOptions::n_threads);
     m.attr("__version__") = BPNET_VERSION;
     py::register_exception<bpnet::FileNotFoundError>(m, "FileNotFoundError", PyExc_FileNotFoundError);
     py::register_exception<bpnet::ModelFormatError>(m, "ModelFormatError", PyExc_ValueError);
@@ -357,6 +389,11 @@ PYBIND11_MODULE(_core, m) {
         }
         return network_and_metadata(model);
     });
+    // The raw kernel, for benchmarks and tests: C = alpha op(A) op(B) + beta C, in place.
+    m.def("_gemm", [](bool ta, bool tb, py::array A, py::array B, double alpha, double beta, py::array C) {
+        if (A.dtype().equal(py::dtype::of<float>())) gemm_call<float>(ta, tb, A, B, alpha, beta, C);
+        else gemm_call<double>(ta, tb, A, B, alpha, beta, C);
+    }, "ta"_a, "tb"_a, "A"_a, "B"_a, "alpha"_a, "beta"_a, "C"_a);
     m.def("set_num_threads", &bpnet::set_num_threads, "n"_a);
     m.def("get_num_threads", &bpnet::num_threads);
     m.def("openmp_enabled", &bpnet::openmp_enabled);

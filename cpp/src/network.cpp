@@ -369,6 +369,7 @@ void check_options(const FitOptions& o) {
     if (!(o.power_t >= 0) || !std::isfinite(o.power_t)) bad("power_t: expected a finite value >= 0", o.power_t);
     if (!(o.tol >= 0) || !std::isfinite(o.tol)) bad("tol: expected a finite value >= 0", o.tol);
     if (o.n_iter_no_change < 1) bad("n_iter_no_change: expected at least 1", double(o.n_iter_no_change));
+    if (o.n_threads < 0) bad("n_threads: expected a positive count (or 0 for the default)", o.n_threads);
 }
 
 // Sets flush-to-zero and denormals-are-zero for the calling thread while alive (x86 SSE):
@@ -492,6 +493,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     std::vector<T> snapshot(np), best(o.early_stopping ? np : 0);
     detail::Rng rng(o.seed);
     FlushDenormals ftz;
+    ThreadScope threads(o.n_threads);
 
     // Optimizer state: continued when asked and the previous fit used the same optimizer.
     TrainState& s = state_;

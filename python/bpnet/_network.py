@@ -294,12 +294,14 @@ class Network:
             raise ValueError(f"loss: expected a name, got {loss!r}")
         dt = _network_dtype(dtype)
         self._net = _CORE[dt](sizes, hidden + [output_activation], loss, _seed(seed))
+        self._dtype = dt
         self.metadata = {}
 
     @classmethod
     def _wrap(cls, core, metadata=None) -> "Network":
         net = cls.__new__(cls)
         net._net = core
+        net._dtype = np.dtype(core.dtype)
         net.metadata = dict(metadata or {})
         return net
 
@@ -319,7 +321,7 @@ class Network:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(self._net.dtype)
+        return self._dtype
 
     @property
     def n_params(self) -> int:
@@ -358,7 +360,7 @@ class Network:
 
     # ------------------------------------------------------------------ inputs
     def _X(self, X) -> np.ndarray:
-        if type(X) is np.ndarray and X.ndim == 2 and X.dtype == self.dtype:
+        if type(X) is np.ndarray and X.ndim == 2 and X.dtype == self._dtype:
             return X  # fast path: the binding reads it in place (or converts a strided one once)
         X = _numeric(X, "X")
         n0 = self.layer_sizes[0]
@@ -395,18 +397,22 @@ class Network:
         return w
 
     # ------------------------------------------------------------------ computation
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, n_threads: Optional[int] = None) -> np.ndarray:
         """Output a^(L) for every row of X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_0)
+        n_threads : int, optional
+            Threads for this call (default: :func:`bpnet.get_num_threads`).
 
         Returns
         -------
         ndarray of shape (n_samples, n_L), a new array of the network's dtype.
         """
-        return self._net.predict(self._X(X))
+        if n_threads is None:
+            return self._net.predict(self._X(X))
+        return self._net.predict(self._X(X), _positive_int(n_threads, "n_threads"))
 
     def forward(self, X) -> Trace:
         """Forward pass keeping every layer's z and a (see :class:`Trace`)."""
@@ -460,6 +466,7 @@ class Network:
         warm_start: bool = True,
         verbose: bool = False,
         progress: bool = False,
+        n_threads: Optional[int] = None,
     ) -> History:
         """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
 
@@ -515,6 +522,9 @@ class Network:
             Print one line per epoch, as scikit-learn does.
         progress : bool, default=False
             Show a tqdm progress bar (when tqdm is installed).
+        n_threads : int, optional
+            Threads for this fit's kernels (default: :func:`bpnet.get_num_threads`); other
+            threads' calls are not affected.
 
         Returns
         -------
@@ -560,6 +570,7 @@ class Network:
             o.tol = 1e-4 if tol is None else _float(tol, "tol")
         o.validation_metric = validation_metric
         o.keep_state = bool(warm_start)
+        o.n_threads = 0 if n_threads is None else _positive_int(n_threads, "n_threads")
 
         X_val = y_val = w_val = None
         if validation_data is not None and validation_fraction is not None:

@@ -18,6 +18,7 @@
 #include "bpnet/activation.hpp"
 #include "bpnet/loss.hpp"
 #include "bpnet/model_io.hpp"
+#include "bpnet/threads.hpp"
 
 namespace bpnet {
 
@@ -71,6 +72,8 @@ struct FitOptions {
     std::string validation_metric = "loss";
     // false: start the optimizer state afresh (scikit-learn's fit); true: continue it.
     bool keep_state = true;
+    // Threads for this fit's kernels (0: the library's setting, see threads.hpp).
+    int n_threads = 0;
     // Called after every epoch; returning false stops training after that epoch.
     std::function<bool(const EpochRecord&)> on_epoch;
     // Polled between batches; returning true stops training at once (e.g. Ctrl-C).

@@ -7,6 +7,19 @@ namespace bpnet {
 int num_threads();
 // Sets it for the calling program; n >= 1, otherwise std::invalid_argument.
 void set_num_threads(int n);
+// Sets the thread count for the calling thread while alive (0: leave the default), e.g. for
+// one fit or one predict; other threads are not affected.
+class ThreadScope {
+public:
+    explicit ThreadScope(int n);
+    ~ThreadScope();
+    ThreadScope(const ThreadScope&) = delete;
+    ThreadScope& operator=(const ThreadScope&) = delete;
+
+private:
+    int saved_;
+};
+
 // True when the library was built with OpenMP.
 bool openmp_enabled();
 

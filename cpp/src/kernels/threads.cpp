@@ -14,10 +14,22 @@ namespace {
 // 0: not set, follow OpenMP's default (OMP_NUM_THREADS or the number of cores). Process-wide,
 // unlike omp_set_num_threads, which only changes the calling thread's setting.
 std::atomic<int> g_threads{0};
+// Set by ThreadScope for the calling thread only (per call / per fit thread counts).
+thread_local int t_threads = 0;
 }  // namespace
+
+ThreadScope::ThreadScope(int n) : saved_(t_threads) {
+    if (n < 0)
+        throw std::invalid_argument("n_threads: expected a positive count (or 0 for the default), got " +
+                                    std::to_string(n));
+    t_threads = n;
+}
+
+ThreadScope::~ThreadScope() { t_threads = saved_; }
 
 int num_threads() {
 #ifdef BPNET_WITH_OPENMP
+    if (t_threads > 0) return t_threads;
     const int n = g_threads.load(std::memory_order_relaxed);
     return n > 0 ? n : omp_get_max_threads();
 #else
