@@ -407,6 +407,49 @@ void check_weights(const char* name, const T* w, std::size_t n) {
     if (!(s > 0)) throw std::invalid_argument(std::string(name) + ": expected a positive sum, got 0");
 }
 
+// One step of sgd (plain, momentum, Nesterov) or Adam over the flat buffers. Element-wise, so
+// it is split over threads for large networks without changing any result.
+template <class T>
+void optimizer_step(Opt opt, const FitOptions& o, TrainState& s, T* theta, const T* g,
+                    std::size_t np, double lr) {
+    const int nt = np >= (std::size_t(1) << 16) ? num_threads() : 1;
+    const std::ptrdiff_t count = std::ptrdiff_t(np);
+    (void)nt;
+    if (opt == Opt::sgd) {
+        double* v = s.velocity.data();
+        const double mu = o.momentum;
+        if (mu == 0) {
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+            for (std::ptrdiff_t i = 0; i < count; ++i) theta[i] -= T(lr * g[i]);
+        } else if (o.nesterovs_momentum) {
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+            for (std::ptrdiff_t i = 0; i < count; ++i) {
+                v[i] = mu * v[i] - lr * g[i];
+                theta[i] += T(mu * v[i] - lr * g[i]);
+            }
+        } else {
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+            for (std::ptrdiff_t i = 0; i < count; ++i) {
+                v[i] = mu * v[i] - lr * g[i];
+                theta[i] += T(v[i]);
+            }
+        }
+        return;
+    }
+    double *m1 = s.m.data(), *m2 = s.v.data();
+    const double b1 = o.beta_1, b2 = o.beta_2, eps = o.epsilon;
+    ++s.t;
+    const double lr_t = lr * std::sqrt(1 - std::pow(b2, double(s.t))) / (1 - std::pow(b1, double(s.t)));
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (std::ptrdiff_t i = 0; i < count; ++i) {
+        const double gi = g[i];
+        const double a = b1 * m1[i] + (1 - b1) * gi;
+        const double b = b2 * m2[i] + (1 - b2) * gi * gi;
+        m1[i] = a, m2[i] = b;
+        theta[i] -= T(lr_t * a / (std::sqrt(b) + eps));
+    }
+}
+
 }  // namespace
 
 template <class T>
@@ -545,34 +588,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
             const double bw = wp ? weight_sum(wp, m) : double(m);
             epoch_loss += c * bw, epoch_weight += bw;
             // One optimizer step over the flat buffers (scikit-learn's update rules).
-            if (opt == Opt::sgd) {
-                double* v = s.velocity.data();
-                const double mu = o.momentum;
-                if (mu == 0) {
-                    for (std::size_t i = 0; i < np; ++i) theta[i] -= T(lr * g[i]);
-                } else if (o.nesterovs_momentum) {
-                    for (std::size_t i = 0; i < np; ++i) {
-                        v[i] = mu * v[i] - lr * g[i];
-                        theta[i] += T(mu * v[i] - lr * g[i]);
-                    }
-                } else {
-                    for (std::size_t i = 0; i < np; ++i) {
-                        v[i] = mu * v[i] - lr * g[i];
-                        theta[i] += T(v[i]);
-                    }
-                }
-            } else {
-                double *m1 = s.m.data(), *m2 = s.v.data();
-                const double b1 = o.beta_1, b2 = o.beta_2;
-                ++s.t;
-                const double lr_t = lr * std::sqrt(1 - std::pow(b2, double(s.t))) /
-                                    (1 - std::pow(b1, double(s.t)));
-                for (std::size_t i = 0; i < np; ++i) {
-                    m1[i] = b1 * m1[i] + (1 - b1) * g[i];
-                    m2[i] = b2 * m2[i] + (1 - b2) * double(g[i]) * g[i];
-                    theta[i] -= T(lr_t * m1[i] / (std::sqrt(m2[i]) + o.epsilon));
-                }
-            }
+            optimizer_step(opt, o, s, theta, g, np, lr);
             if (o.should_stop && o.should_stop()) {
                 stop = true;
                 break;

@@ -9,6 +9,16 @@ The core objects:
 """
 from __future__ import annotations
 
+import os as _os
+
+# bpnet's OpenMP threads wait passively (sleep instead of spinning) between parallel regions:
+# spinning threads fight other thread pools (NumPy's BLAS, a second process) for the cores and
+# made 2-thread training several times slower than 1 thread on a busy machine. OpenMP reads
+# this when the extension's runtime loads, so it is set only around that import (a value the
+# user chose is kept) and the environment is restored afterwards.
+_wait_policy = _os.environ.get("OMP_WAIT_POLICY")
+if _wait_policy is None:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - only without a build
@@ -17,6 +27,9 @@ except ImportError as exc:  # pragma: no cover - only without a build
         "build it? Install the package with `pip install .` from the source tree. "
         f"(original error: {exc})"
     ) from exc
+finally:
+    if _wait_policy is None:
+        del _os.environ["OMP_WAIT_POLICY"]
 
 from ._network import DivergenceWarning, Gradients, History, Network, Trace, load
 from ._gradcheck import GradcheckResult, gradcheck
