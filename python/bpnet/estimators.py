@@ -419,7 +419,8 @@ class _BaseMLP(BaseEstimator):
 
         def on_iteration(intermediate_result):
             iteration[0] += 1
-            loss = float(intermediate_result.fun)
+            # SciPy >= 1.11 passes an OptimizeResult; older versions the parameter vector
+            loss = float(getattr(intermediate_result, "fun", last.get("loss", np.nan)))
             self.loss_curve_.append(loss)
             if self.verbose:
                 print(f"Iteration {iteration[0]}, loss = {loss:.8f}")
@@ -594,6 +595,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     -----
     float32 input is trained, stored and predicted in float32; anything else in float64.
     Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
+    If the loss becomes non-finite in sgd/adam, training stops with the last finite weights
+    and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
+    With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
+    sums (scikit-learn weights them by their row counts); the gradients are the same.
     """
     )
 
@@ -759,6 +764,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     -----
     float32 input is trained, stored and predicted in float32; anything else in float64.
     Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
+    If the loss becomes non-finite in sgd/adam, training stops with the last finite weights
+    and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
+    With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
+    sums (scikit-learn weights them by their row counts); the gradients are the same.
     """
     )
 
