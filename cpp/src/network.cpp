@@ -163,11 +163,29 @@ void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activati
                 for (std::size_t p = 0; p < n_in; ++p) s += a_prev[i * n_in + p] * W[j * n_in + p];
                 z[i * n_out + j] = s;
             }
-    } else {
-        for (std::size_t i = 0; i < n; ++i) std::copy(b, b + n_out, z + i * n_out);
-        gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out);
+        activation_forward(act, a, z, n, n_out, n_out);
+        return;
     }
-    activation_forward(act, a, z, n, n_out, n_out);
+    // The bias is the product's starting value (beta = 1); σ is applied to each finished block
+    // of Z while it is in cache (softmax needs whole rows, so it runs after).
+    for (std::size_t i = 0; i < n; ++i) std::copy(b, b + n_out, z + i * n_out);
+    if (act == Activation::softmax) {
+        gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out);
+        activation_forward(act, a, z, n, n_out, n_out);
+        return;
+    }
+    struct Ctx {
+        Activation act;
+        T* a;
+    } ctx{act, a};
+    kernels::Epilogue<T> epi;
+    epi.ctx = &ctx;
+    epi.fn = [](void* c, T* zb, std::size_t ld, std::size_t i0, std::size_t rows, std::size_t j0,
+                std::size_t cols) {
+        const Ctx& x = *static_cast<const Ctx*>(c);
+        activation_forward(x.act, x.a + i0 * ld + j0, zb, rows, cols, ld);
+    };
+    gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out, epi);
 }
 
 // dW (n_out, n_in) = scale · Δᵀ A_prev
@@ -187,10 +205,11 @@ void weight_gradient(T* dW, const T* delta, const T* a_prev, T scale, std::size_
     }
 }
 
-// Δ_prev (n, n_in) = Δ (n, n_out) W (n_out, n_in)
+// Δ_prev (n, n_in) = (Δ (n, n_out) W (n_out, n_in)) ⊙ σ'(Z_prev), with Z_prev and A_prev
+// (n, n_in); σ' is applied to each finished block of the product while it is in cache.
 template <class T>
-void delta_product(T* delta_prev, const T* delta, const T* W, std::size_t n, std::size_t n_in,
-                   std::size_t n_out) {
+void delta_product(T* delta_prev, const T* delta, const T* W, Activation act, const T* z_prev,
+                   const T* a_prev, std::size_t n, std::size_t n_in, std::size_t n_out) {
     if (is_small(n, n_in, n_out)) {
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t p = 0; p < n_in; ++p) {
@@ -198,9 +217,22 @@ void delta_product(T* delta_prev, const T* delta, const T* W, std::size_t n, std
                 for (std::size_t j = 0; j < n_out; ++j) s += delta[i * n_out + j] * W[j * n_in + p];
                 delta_prev[i * n_in + p] = s;
             }
-    } else {
-        gemm<T>(Trans::N, Trans::N, n, n_in, n_out, T(1), delta, n_out, W, n_in, T(0), delta_prev, n_in);
+        activation_backward(act, delta_prev, z_prev, a_prev, n, n_in, n_in);
+        return;
     }
+    struct Ctx {
+        Activation act;
+        const T *z, *a;
+    } ctx{act, z_prev, a_prev};
+    kernels::Epilogue<T> epi;
+    epi.ctx = &ctx;
+    epi.fn = [](void* c, T* db, std::size_t ld, std::size_t i0, std::size_t rows, std::size_t j0,
+                std::size_t cols) {
+        const Ctx& x = *static_cast<const Ctx*>(c);
+        activation_backward(x.act, db, x.z + i0 * ld + j0, x.a + i0 * ld + j0, rows, cols, ld);
+    };
+    gemm<T>(Trans::N, Trans::N, n, n_in, n_out, T(1), delta, n_out, W, n_in, T(0), delta_prev, n_in,
+            epi);
 }
 
 }  // namespace
@@ -313,8 +345,8 @@ double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, 
         for (std::size_t j = 0; j < n_out; ++j) db[j] *= scale;
         if (l > 0) {
             // Δ_{l−1} = (Δ_l W_l) ⊙ σ'(Z_{l−1}):  delta (n, n_out), W (n_out, n_in)
-            delta_product(delta[l - 1], delta[l], params_.data() + offsets_[l], n, n_in, n_out);
-            activation_backward(acts_[l - 1], delta[l - 1], z[l - 1], a[l - 1], n, n_in, n_in);
+            delta_product(delta[l - 1], delta[l], params_.data() + offsets_[l], acts_[l - 1],
+                          z[l - 1], a[l - 1], n, n_in, n_out);
         }
     }
     if (alpha != 0) c += alpha / (2.0 * n_eff) * sq;

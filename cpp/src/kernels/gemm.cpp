@@ -117,21 +117,12 @@ BPNET_NO_VECTORIZE void gemm_tiny(const detail::GemmArgs<T>& g) {
         }
 }
 
-template <class T>
-void run(const detail::GemmArgs<T>& g, detail::SmallFn<T> small, detail::BlockedFn<T> blocked) {
-    const double mnk = double(g.m) * double(g.n) * double(g.k);
-    if (mnk <= kSmallMNK || (g.m <= 2 && g.ta == Trans::N))
-        small(g);
-    else
-        blocked(g, threads_for(mnk));
-}
-
 }  // namespace
 
 template <class T>
 void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
-          std::size_t ldc) {
+          std::size_t ldc, const Epilogue<T>& epi) {
     // A (m, k) or (k, m); B (k, n) or (n, k); C (m, n)
     check_ld("lda", lda, ta == Trans::N ? k : m, ta == Trans::N ? "columns of A" : "columns of Aᵀ");
     check_ld("ldb", ldb, tb == Trans::N ? n : k, tb == Trans::N ? "columns of B" : "columns of Bᵀ");
@@ -139,20 +130,44 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alp
     if (m == 0 || n == 0) return;
     if (k == 0 || alpha == T(0)) {
         scale_c(m, n, beta, C, ldc);
+        if (epi.fn) epi.fn(epi.ctx, C, ldc, 0, m, 0, n);
         return;
     }
-    const detail::GemmArgs<T> g{ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc};
-    if (double(m) * double(n) * double(k) <= double(kTinyMNK)) {
+    detail::GemmArgs<T> g{ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc};
+    const double mnk = double(m) * double(n) * double(k);
+    if (mnk <= double(kTinyMNK)) {
         gemm_tiny(g);
+        if (epi.fn) epi.fn(epi.ctx, C, ldc, 0, m, 0, n);
         return;
     }
     const detail::GemmTable& t = detail::active_gemm_table();
+    const bool small = mnk <= kSmallMNK || (g.m <= 2 && g.ta == Trans::N);
+    if (small) {
+        if constexpr (sizeof(T) == sizeof(float)) t.sgemm_small(g);
+        else t.dgemm_small(g);
+        if (epi.fn) epi.fn(epi.ctx, C, ldc, 0, m, 0, n);
+        return;
+    }
+    g.epi = epi;  // the blocked path applies it per finished block
     if constexpr (sizeof(T) == sizeof(float))
-        run(g, t.sgemm_small, t.sgemm_blocked);
+        t.sgemm_blocked(g, threads_for(mnk));
     else
-        run(g, t.dgemm_small, t.dgemm_blocked);
+        t.dgemm_blocked(g, threads_for(mnk));
 }
 
+template <class T>
+void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* A, std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
+          std::size_t ldc) {
+    gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, Epilogue<T>{});
+}
+
+template void gemm<float>(Trans, Trans, std::size_t, std::size_t, std::size_t, float,
+                          const float*, std::size_t, const float*, std::size_t, float, float*,
+                          std::size_t, const Epilogue<float>&);
+template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::size_t, double,
+                           const double*, std::size_t, const double*, std::size_t, double,
+                           double*, std::size_t, const Epilogue<double>&);
 template void gemm<float>(Trans, Trans, std::size_t, std::size_t, std::size_t, float,
                           const float*, std::size_t, const float*, std::size_t, float, float*,
                           std::size_t);

@@ -153,6 +153,8 @@ static void blocked_range(const GemmArgs<typename K::T>& g, std::size_t i0, std:
                 const std::size_t nc = blk_min(NC, j1 - jc);
                 pack_b<K>(g, pc, kc, jc, nc, Bp);
                 macro_kernel<K>(mc, nc, kc, g.alpha, Ap, Bp, beta, g.C + ic * g.ldc + jc, g.ldc);
+                if (g.epi.fn && pc + kc >= g.k)  // this block of C is final: fused epilogue
+                    g.epi.fn(g.epi.ctx, g.C + ic * g.ldc + jc, g.ldc, ic, mc, jc, nc);
             }
         }
     }

@@ -23,6 +23,7 @@ struct GemmArgs {
     T beta;
     T* C;
     std::size_t ldc;
+    Epilogue<T> epi{};  // optional, applied per finished block of C
 };
 
 // Blocked (packed) path: n_threads >= 1 splits C into independent column (or row) blocks.
