@@ -482,6 +482,59 @@ void optimizer_step(Opt opt, const FitOptions& o, TrainState& s, T* theta, const
     }
 }
 
+// One plain gradient-descent step on one sample (batch size 1, sgd without momentum): the
+// text's per-sample update, with backpropagation fused into the update so nothing but z, a
+// and δ is written. Gives the same bits as forward + backward + optimizer_step: each gradient
+// entry is formed in T exactly as backward forms it (scale 1), and δ_{l-1} is computed from W_l
+// before W_l changes. Returns the sample's loss; the weights are unchanged if it is not finite.
+template <class T>
+double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<Activation>& acts,
+                       Loss loss, const std::vector<std::size_t>& offsets, T* theta, const T* x,
+                       const T* y, T* const* z, T* const* a, T* const* d, double lr) {
+    const std::size_t L = sizes.size() - 1;
+    for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t n_in = sizes[l], n_out = sizes[l + 1];
+        const T* W = theta + offsets[l];
+        const T* b = W + n_out * n_in;
+        const T* in = l == 0 ? x : a[l - 1];
+        for (std::size_t j = 0; j < n_out; ++j) {
+            T s = b[j];
+            for (std::size_t p = 0; p < n_in; ++p) s += in[p] * W[j * n_in + p];
+            z[l][j] = s;
+        }
+        activation_forward(acts[l], a[l], z[l], 1, n_out, n_out);
+    }
+    const std::size_t m = sizes[L];
+    const double c = loss_sum<T>(loss, a[L - 1], y, nullptr, 1, m);
+    if (!std::isfinite(c)) return c;
+    loss_delta<T>(loss, acts[L - 1], d[L - 1], z[L - 1], a[L - 1], y, nullptr, 1, m);
+    for (std::size_t l = L; l-- > 0;) {
+        const std::size_t n_in = sizes[l], n_out = sizes[l + 1];
+        T* W = theta + offsets[l];
+        T* b = W + n_out * n_in;
+        const T* in = l == 0 ? x : a[l - 1];
+        const T* dl = d[l];
+        if (l > 0) {
+            T* dp = d[l - 1];
+            for (std::size_t p = 0; p < n_in; ++p) {
+                T s = 0;
+                for (std::size_t j = 0; j < n_out; ++j) s += dl[j] * W[j * n_in + p];
+                dp[p] = s;
+            }
+            activation_backward(acts[l - 1], dp, z[l - 1], a[l - 1], 1, n_in, n_in);
+        }
+        for (std::size_t j = 0; j < n_out; ++j) {
+            for (std::size_t p = 0; p < n_in; ++p) {
+                const T g = T(1) * (dl[j] * in[p]);
+                W[j * n_in + p] -= T(lr * g);
+            }
+            const T gb = (T(0) + dl[j]) * T(1);
+            b[j] -= T(lr * gb);
+        }
+    }
+    return c;
+}
+
 }  // namespace
 
 template <class T>
@@ -582,6 +635,8 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     }
     if (!o.keep_state || s.learning_rate <= 0) s.learning_rate = o.learning_rate;
 
+    // The text's per-sample gradient descent has a lean path of its own (see sgd_sample_step).
+    const bool per_sample = B == 1 && opt == Opt::sgd && o.momentum == 0 && !w && o.alpha == 0;
     History h;
     h.best_loss = std::numeric_limits<double>::infinity();
     h.best_val_score = -std::numeric_limits<double>::infinity();
@@ -611,16 +666,26 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
                 }
                 xp = xb.data(), yp = yb.data(), wp = w ? wb.data() : nullptr;
             }
-            forward(xp, m, z.data(), a.data());
-            const double c = backward(xp, yp, m, z.data(), a.data(), d.data(), g, wp, o.alpha);
-            if (!std::isfinite(c)) {
-                bad = true;
-                break;
+            if (per_sample && m == 1) {
+                const double c = sgd_sample_step(sizes_, acts_, loss_, offsets_, theta, xp, yp,
+                                                 z.data(), a.data(), d.data(), lr);
+                if (!std::isfinite(c)) {
+                    bad = true;
+                    break;
+                }
+                epoch_loss += c, epoch_weight += 1;
+            } else {
+                forward(xp, m, z.data(), a.data());
+                const double c = backward(xp, yp, m, z.data(), a.data(), d.data(), g, wp, o.alpha);
+                if (!std::isfinite(c)) {
+                    bad = true;
+                    break;
+                }
+                const double bw = wp ? weight_sum(wp, m) : double(m);
+                epoch_loss += c * bw, epoch_weight += bw;
+                // One optimizer step over the flat buffers (scikit-learn's update rules).
+                optimizer_step(opt, o, s, theta, g, np, lr);
             }
-            const double bw = wp ? weight_sum(wp, m) : double(m);
-            epoch_loss += c * bw, epoch_weight += bw;
-            // One optimizer step over the flat buffers (scikit-learn's update rules).
-            optimizer_step(opt, o, s, theta, g, np, lr);
             if (o.should_stop && o.should_stop()) {
                 stop = true;
                 break;
