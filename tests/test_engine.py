@@ -228,3 +228,15 @@ def test_thread_count_does_not_change_the_weights(rng):
         net.fit(X, Y, optimizer="adam", learning_rate=1e-3, epochs=2, batch_size=128, seed=0, n_threads=nt)
         out.append(net.params.tobytes())
     assert out[0] == out[1]
+
+
+def test_batches_with_zero_total_weight_are_skipped(rng):
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
+    w = np.ones(40)
+    w[:10] = 0  # the first batch (no shuffle) carries no weight
+    a = bpnet.Network((3, 1), seed=0)
+    h = a.fit(X, y, sample_weight=w, batch_size=10, shuffle=False, epochs=3)
+    assert not h.diverged and np.isfinite(h.loss).all()
+    b = bpnet.Network((3, 1), seed=0)
+    b.fit(X[10:], y[10:], batch_size=10, shuffle=False, epochs=3)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12)

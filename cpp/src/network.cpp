@@ -439,6 +439,12 @@ void check_weights(const char* name, const T* w, std::size_t n) {
     if (!(s > 0)) throw std::invalid_argument(std::string(name) + ": expected a positive sum, got 0");
 }
 
+#ifdef BPNET_WITH_OPENMP
+#define BPNET_OMP_FOR _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")
+#else
+#define BPNET_OMP_FOR
+#endif
+
 // One step of sgd (plain, momentum, Nesterov) or Adam over the flat buffers. Element-wise, so
 // it is split over threads for large networks without changing any result.
 template <class T>
@@ -451,16 +457,16 @@ void optimizer_step(Opt opt, const FitOptions& o, TrainState& s, T* theta, const
         double* v = s.velocity.data();
         const double mu = o.momentum;
         if (mu == 0) {
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+BPNET_OMP_FOR
             for (std::ptrdiff_t i = 0; i < count; ++i) theta[i] -= T(lr * g[i]);
         } else if (o.nesterovs_momentum) {
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+BPNET_OMP_FOR
             for (std::ptrdiff_t i = 0; i < count; ++i) {
                 v[i] = mu * v[i] - lr * g[i];
                 theta[i] += T(mu * v[i] - lr * g[i]);
             }
         } else {
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+BPNET_OMP_FOR
             for (std::ptrdiff_t i = 0; i < count; ++i) {
                 v[i] = mu * v[i] - lr * g[i];
                 theta[i] += T(v[i]);
@@ -472,7 +478,7 @@ void optimizer_step(Opt opt, const FitOptions& o, TrainState& s, T* theta, const
     const double b1 = o.beta_1, b2 = o.beta_2, eps = o.epsilon;
     ++s.t;
     const double lr_t = lr * std::sqrt(1 - std::pow(b2, double(s.t))) / (1 - std::pow(b1, double(s.t)));
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+BPNET_OMP_FOR
     for (std::ptrdiff_t i = 0; i < count; ++i) {
         const double gi = g[i];
         const double a = b1 * m1[i] + (1 - b1) * gi;
@@ -675,6 +681,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
                 }
                 epoch_loss += c, epoch_weight += 1;
             } else {
+                if (wp && weight_sum(wp, m) == 0) continue;  // all-zero weights: nothing to learn
                 forward(xp, m, z.data(), a.data());
                 const double c = backward(xp, yp, m, z.data(), a.data(), d.data(), g, wp, o.alpha);
                 if (!std::isfinite(c)) {

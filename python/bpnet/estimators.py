@@ -53,7 +53,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 
 from ._network import Network
-from ._threads import get_num_threads, set_num_threads
+from . import _core
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
 
@@ -70,13 +70,14 @@ def _thread_count(n_threads):
     if n_threads is None:
         yield
         return
+    # a setting of the calling thread only: estimators training in other threads keep theirs
     n = (os.cpu_count() or 1) if n_threads == -1 else int(n_threads)
-    old = get_num_threads()
-    set_num_threads(n)
+    old = _core._get_thread_local_threads()
+    _core._set_thread_local_threads(n)
     try:
         yield
     finally:
-        set_num_threads(old)
+        _core._set_thread_local_threads(old)
 
 
 def _dense(X, dtype):

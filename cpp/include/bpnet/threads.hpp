@@ -7,6 +7,10 @@ namespace bpnet {
 int num_threads();
 // Sets it for the calling program; n >= 1, otherwise std::invalid_argument.
 void set_num_threads(int n);
+// The calling thread's own setting (0: none, use num_threads' default), and its setter.
+int thread_local_num_threads();
+void set_thread_local_num_threads(int n);
+
 // Sets the thread count for the calling thread while alive (0: leave the default), e.g. for
 // one fit or one predict; other threads are not affected.
 class ThreadScope {

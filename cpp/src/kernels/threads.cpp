@@ -18,12 +18,16 @@ std::atomic<int> g_threads{0};
 thread_local int t_threads = 0;
 }  // namespace
 
-ThreadScope::ThreadScope(int n) : saved_(t_threads) {
+int thread_local_num_threads() { return t_threads; }
+
+void set_thread_local_num_threads(int n) {
     if (n < 0)
         throw std::invalid_argument("n_threads: expected a positive count (or 0 for the default), got " +
                                     std::to_string(n));
     t_threads = n;
 }
+
+ThreadScope::ThreadScope(int n) : saved_(t_threads) { set_thread_local_num_threads(n); }
 
 ThreadScope::~ThreadScope() { t_threads = saved_; }
 
