@@ -240,3 +240,26 @@ def test_batches_with_zero_total_weight_are_skipped(rng):
     b = bpnet.Network((3, 1), seed=0)
     b.fit(X[10:], y[10:], batch_size=10, shuffle=False, epochs=3)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12)
+
+
+@pytest.mark.parametrize("opt,kw", [("sgd", {}), ("sgd", {"momentum": 0.9}), ("adam", {})])
+def test_step_with_backward_equals_fit(rng, opt, kw):
+    """A loop of backward + step (what a data-parallel driver runs) is fit's loop."""
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+    a = bpnet.Network((3, 5, 2), activation="tanh", seed=3)
+    b = bpnet.Network((3, 5, 2), activation="tanh", seed=3)
+    a.fit(X, y, optimizer=opt, learning_rate=0.01, epochs=2, batch_size=10, shuffle=False, **kw)
+    for _ in range(2):
+        for s in range(0, 40, 10):
+            b.step(b.backward(X[s:s + 10], y[s:s + 10]).flat, optimizer=opt, learning_rate=0.01, **kw)
+    assert a.params.tobytes() == b.params.tobytes()
+
+
+def test_step_rejects_bad_gradients():
+    net = bpnet.Network((2, 1), seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="gradient"):
+        net.step(np.zeros(2))
+    with pytest.raises(ValueError, match="gradient.*NaN"):
+        net.step(np.full(3, np.nan))
+    np.testing.assert_array_equal(net.params, before)

@@ -269,6 +269,16 @@ void bind_network(py::module_& m, const char* cls) {
              },
              "X"_a, "y"_a, "sample_weight"_a, "options"_a, "callback"_a, "X_val"_a = py::none(),
              "y_val"_a = py::none(), "sample_weight_val"_a = py::none())
+        .def("step",
+             [](Net& net, const CArray<T>& grad, const bpnet::FitOptions& options) {
+                 if (grad.ndim() != 1 || std::size_t(grad.shape(0)) != net.num_params())
+                     throw std::invalid_argument("gradient: expected shape (" + std::to_string(net.num_params()) +
+                                                 ",), got " + shape_of(grad));
+                 const T* g = grad.data();
+                 py::gil_scoped_release release;
+                 net.step(g, options);
+             },
+             "gradient"_a, "options"_a)
         .def("score",
              [](const Net& net, const CArray<T>& X, const CArray<T>& Y, const std::string& metric,
                 std::optional<CArray<T>> w) {

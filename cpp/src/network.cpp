@@ -541,7 +541,32 @@ double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<
     return c;
 }
 
+// Starts the optimizer state afresh unless it can be continued (same optimizer, keep_state).
+void prepare_state(TrainState& s, const FitOptions& o, std::size_t np) {
+    if (!o.keep_state || s.optimizer != o.optimizer || s.velocity.size() + s.m.size() == 0) {
+        const std::uint64_t seen = s.samples_seen;
+        s = TrainState{};
+        s.samples_seen = seen;
+        s.optimizer = o.optimizer;
+        if (parse_optimizer(o.optimizer) == Opt::sgd) s.velocity.assign(np, 0.0);
+        else s.m.assign(np, 0.0), s.v.assign(np, 0.0);
+    }
+    if (!o.keep_state || s.learning_rate <= 0) s.learning_rate = o.learning_rate;
+}
+
 }  // namespace
+
+template <class T>
+void Network<T>::step(const T* grad, const FitOptions& o) {
+    check_options(o);
+    check_finite("gradient", grad, num_params());
+    prepare_state(state_, o, num_params());
+    const Opt opt = parse_optimizer(o.optimizer);
+    FlushDenormals ftz;
+    ThreadScope threads(o.n_threads);
+    optimizer_step(opt, o, state_, params_.data(), grad, num_params(),
+                   opt == Opt::sgd ? state_.learning_rate : o.learning_rate);
+}
 
 template <class T>
 double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::string& metric_name,
@@ -631,15 +656,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
 
     // Optimizer state: continued when asked and the previous fit used the same optimizer.
     TrainState& s = state_;
-    if (!o.keep_state || s.optimizer != o.optimizer || s.velocity.size() + s.m.size() == 0) {
-        const std::uint64_t seen = s.samples_seen;
-        s = TrainState{};
-        s.samples_seen = seen;
-        s.optimizer = o.optimizer;
-        if (opt == Opt::sgd) s.velocity.assign(np, 0.0);
-        else s.m.assign(np, 0.0), s.v.assign(np, 0.0);
-    }
-    if (!o.keep_state || s.learning_rate <= 0) s.learning_rate = o.learning_rate;
+    prepare_state(s, o, np);
 
     // The text's per-sample gradient descent has a lean path of its own (see sgd_sample_step).
     const bool per_sample = B == 1 && opt == Opt::sgd && o.momentum == 0 && !w && o.alpha == 0;

@@ -169,6 +169,27 @@ def _numeric(a, name: str) -> np.ndarray:
     return arr
 
 
+def _optimizer_options(optimizer, learning_rate, alpha, momentum, nesterovs_momentum, beta_1,
+                       beta_2, epsilon, warm_start, n_threads):
+    """FitOptions with the optimizer's settings, checked (the C++ side checks ranges too)."""
+    if not isinstance(optimizer, str):
+        raise ValueError(f"optimizer: expected a name, got {optimizer!r}")
+    o = _core.FitOptions()
+    o.optimizer = optimizer
+    o.learning_rate = _float(learning_rate, "learning_rate")
+    if o.learning_rate <= 0:
+        raise ValueError(f"learning_rate: expected a value > 0, got {o.learning_rate}")
+    o.alpha = _float(alpha, "alpha")
+    o.momentum = _float(momentum, "momentum")
+    o.nesterovs_momentum = bool(nesterovs_momentum)
+    o.beta_1 = _float(beta_1, "beta_1")
+    o.beta_2 = _float(beta_2, "beta_2")
+    o.epsilon = _float(epsilon, "epsilon")
+    o.keep_state = bool(warm_start)
+    o.n_threads = 0 if n_threads is None else _positive_int(n_threads, "n_threads")
+    return o
+
+
 def _split_validation(X, y, w, fraction, seed, stratify):
     """Hold out ``fraction`` of the rows (at least one row on each side), seeded; stratified
     by class (the arg-max of each y row, or its value for one column) when asked."""
@@ -545,22 +566,13 @@ class Network:
                 raise ValueError(f"{name}: expected a name, got {value!r}")
         if callback is not None and not callable(callback):
             raise ValueError(f"callback: expected a callable, got {callback!r}")
-        o = _core.FitOptions()
-        o.optimizer = optimizer
-        o.learning_rate = _float(learning_rate, "learning_rate")
-        if o.learning_rate <= 0:
-            raise ValueError(f"learning_rate: expected a value > 0, got {o.learning_rate}")
+        o = _optimizer_options(optimizer, learning_rate, alpha, momentum, nesterovs_momentum,
+                               beta_1, beta_2, epsilon, warm_start, n_threads)
         o.epochs = _positive_int(epochs, "epochs")
         o.batch_size = _positive_int(batch_size, "batch_size", allow_none=True) or 0
         o.shuffle = bool(shuffle)
         seed = _seed(seed)
         o.seed = seed
-        o.alpha = _float(alpha, "alpha")
-        o.momentum = _float(momentum, "momentum")
-        o.nesterovs_momentum = bool(nesterovs_momentum)
-        o.beta_1 = _float(beta_1, "beta_1")
-        o.beta_2 = _float(beta_2, "beta_2")
-        o.epsilon = _float(epsilon, "epsilon")
         o.learning_rate_schedule = learning_rate_schedule
         o.power_t = _float(power_t, "power_t")
         o.n_iter_no_change = _positive_int(n_iter_no_change, "n_iter_no_change")
@@ -569,8 +581,6 @@ class Network:
             o.stop_on_plateau = True
             o.tol = 1e-4 if tol is None else _float(tol, "tol")
         o.validation_metric = validation_metric
-        o.keep_state = bool(warm_start)
-        o.n_threads = 0 if n_threads is None else _positive_int(n_threads, "n_threads")
 
         X_val = y_val = w_val = None
         if validation_data is not None and validation_fraction is not None:
@@ -599,6 +609,38 @@ class Network:
         if history.diverged:
             warnings.warn(history.message, DivergenceWarning, stacklevel=2)
         return history
+
+    def step(
+        self,
+        gradient,
+        optimizer: str = "sgd",
+        learning_rate: float = 0.1,
+        momentum: float = 0.0,
+        nesterovs_momentum: bool = True,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        warm_start: bool = True,
+        n_threads: Optional[int] = None,
+    ) -> None:
+        """One optimizer step θ ← update(θ, gradient) with a gradient computed elsewhere.
+
+        For training loops driven from Python, e.g. data-parallel training where each process
+        computes ``backward`` on its rows and the gradients are averaged (an all-reduce on
+        ``Gradients.flat``) before every process takes the same step. Uses and updates the
+        optimizer state exactly as :meth:`fit`'s steps do (``warm_start=False`` resets it).
+
+        Parameters
+        ----------
+        gradient : array-like of shape (n_params,)
+            ∂C/∂θ in the layout of ``params``.
+        optimizer, learning_rate, momentum, nesterovs_momentum, beta_1, beta_2, epsilon
+            As in :meth:`fit` (the learning-rate schedules act per epoch, in ``fit`` only).
+        """
+        o = _optimizer_options(optimizer, learning_rate, 0.0, momentum, nesterovs_momentum,
+                               beta_1, beta_2, epsilon, warm_start, n_threads)
+        g = _numeric(gradient, "gradient")
+        self._net.step(g, o)
 
     def score(self, X, y, metric: str = "loss", sample_weight=None) -> float:
         """Validation score of the current weights: "loss" (minus the loss), "accuracy", "r2"."""

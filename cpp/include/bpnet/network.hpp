@@ -170,6 +170,11 @@ public:
     History fit(const T* X, const T* Y, std::size_t n, const FitOptions& options,
                 const T* w = nullptr, const ValidationData<T>* validation = nullptr);
 
+    // One optimizer step with a gradient computed elsewhere (e.g. averaged over processes by
+    // an all-reduce), using and updating the optimizer state exactly as fit's steps do.
+    // grad: num_params values in the flat layout; must be finite.
+    void step(const T* grad, const FitOptions& options);
+
     // Validation score of the current weights (see FitOptions::validation_metric).
     double score(const T* X, const T* Y, std::size_t n, const std::string& metric,
                  const T* w = nullptr) const;
