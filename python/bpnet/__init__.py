@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import os as _os
 
-# bpnet's OpenMP threads wait passively (sleep instead of spinning) between parallel regions:
-# spinning threads fight other thread pools (NumPy's BLAS, a second process) for the cores and
-# made 2-thread training several times slower than 1 thread on a busy machine. OpenMP reads
-# this when the extension's runtime loads, so it is set only around that import (a value the
-# user chose is kept) and the environment is restored afterwards.
-_wait_policy = _os.environ.get("OMP_WAIT_POLICY")
-if _wait_policy is None:
-    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+# bpnet's OpenMP threads spin only briefly before they sleep between parallel regions. With
+# libgomp's default (a long spin), idle threads fought other thread pools (NumPy's BLAS, a
+# second process) for the cores and made 2-thread training several times slower than 1 thread
+# on a busy machine; sleeping at once (OMP_WAIT_POLICY=passive) costs a wake-up per matrix
+# product. A short spin keeps back-to-back products fast and yields the cores soon after.
+# OpenMP reads this when the extension's runtime loads, so it is set only around that import,
+# only if the user set neither variable, and the environment is restored afterwards.
+_set_spin = "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ
+if _set_spin:
+    _os.environ["GOMP_SPINCOUNT"] = "2000"
 try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - only without a build
@@ -28,8 +30,8 @@ except ImportError as exc:  # pragma: no cover - only without a build
         f"(original error: {exc})"
     ) from exc
 finally:
-    if _wait_policy is None:
-        del _os.environ["OMP_WAIT_POLICY"]
+    if _set_spin:
+        del _os.environ["GOMP_SPINCOUNT"]
 
 from ._network import DivergenceWarning, Gradients, History, Network, Trace, load
 from ._gradcheck import GradcheckResult, gradcheck
