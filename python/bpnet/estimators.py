@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, y, **kwargs)
 
 
-from ._network import Network
+from ._network import Network, load
 from . import _core
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
@@ -85,6 +85,19 @@ def _dense(X, dtype):
     if sparse.issparse(X):
         X = X.toarray()
     return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _json_scalar(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _json_value(v):
+    """NumPy scalars and arrays to plain JSON values (lists, floats, ints)."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    return _json_scalar(v)
 
 
 class _ParamsView:
@@ -497,6 +510,81 @@ class _BaseMLP(BaseEstimator):
         super().__setstate__(state)
         if data is not None:
             self._net = Network.from_bytes(data)
+
+    # ------------------------------------------------------------------ model files
+    _FITTED_SIMPLE = ("n_features_in_", "n_iter_", "t_", "n_outputs_", "n_layers_", "out_activation_",
+                      "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
+                      "loss_", "validation_loss_curve_")
+
+    def save(self, path) -> None:
+        """Write the fitted estimator as a bpnet model file (docs/model-format.md).
+
+        The network, its optimizer state, the constructor parameters and the fitted attributes
+        travel in the file (as JSON metadata, no pickle), so :meth:`load` restores an estimator
+        that predicts identically; the C++ library and ``bpnet.load`` read the network.
+        Class labels must be strings, numbers or booleans.
+        """
+        check_is_fitted(self)
+        import json
+
+        params = {}
+        for k, v in self.get_params(deep=False).items():
+            if k == "random_state" and not (v is None or isinstance(v, (int, np.integer))):
+                v = None  # a RandomState object cannot be stored; its use is over once fitted
+            if k == "class_weight" and isinstance(v, dict):
+                v = {"__pairs__": [[_json_scalar(a), _json_scalar(b)] for a, b in v.items()]}
+            params[k] = list(v) if isinstance(v, tuple) else v
+        fitted = {k: _json_value(getattr(self, k)) for k in self._FITTED_SIMPLE if hasattr(self, k)}
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(f) for f in self.feature_names_in_]
+        if hasattr(self, "classes_"):
+            classes = np.asarray(self.classes_)
+            if classes.dtype.kind not in "biufU":
+                raise ValueError(f"save: class labels of dtype {classes.dtype} cannot be stored in a "
+                                 "model file; use pickle")
+            fitted["classes_"] = {"dtype": classes.dtype.str, "values": classes.tolist(),
+                                  "y_type": self._label_binarizer.y_type_}
+        net = self._net.copy()
+        net.metadata = {"estimator.class": type(self).__name__,
+                        "estimator.params": json.dumps(params),
+                        "estimator.fitted": json.dumps(fitted)}
+        net.save(path)
+
+    @classmethod
+    def load(cls, path):
+        """Read an estimator written by :meth:`save` (ValueError if the file holds another kind)."""
+        import json
+
+        net = load(path)
+        kind = net.metadata.get("estimator.class")
+        if kind != cls.__name__:
+            raise ValueError(f"load: the model file holds {kind or 'a plain bpnet.Network'}, "
+                             f"expected a {cls.__name__}")
+        try:
+            params = json.loads(net.metadata["estimator.params"])
+            fitted = json.loads(net.metadata["estimator.fitted"])
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"load: the estimator's metadata in the model file is damaged ({exc})") from None
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        cw = params.get("class_weight")
+        if isinstance(cw, dict) and "__pairs__" in cw:
+            params["class_weight"] = {a: b for a, b in cw["__pairs__"]}
+        est = cls(**params)
+        for k, v in fitted.items():
+            if k == "classes_":
+                classes = np.array(v["values"], dtype=np.dtype(v["dtype"]))
+                lb = LabelBinarizer()
+                lb.fit(np.eye(len(classes), dtype=int) if v["y_type"] == "multilabel-indicator" else classes)
+                est._label_binarizer = lb
+                est.classes_ = classes
+            elif k == "feature_names_in_":
+                est.feature_names_in_ = np.asarray(v, dtype=object)
+            else:
+                setattr(est, k, v)
+        net.metadata = {}
+        est._net = net
+        return est
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

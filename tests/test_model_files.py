@@ -1,0 +1,140 @@
+"""Model files from Python: round trips, optimizer state, metadata, estimators' save/load, and
+corrupt files rejected with a clear ValueError in a subprocess that exits normally."""
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+
+import bpnet
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip_is_bit_identical_and_keeps_training_state(tmp_path, rng, dtype):
+    X, y = rng.normal(size=(30, 4)).astype(dtype), rng.normal(size=(30, 2)).astype(dtype)
+    net = bpnet.Network((4, 6, 2), activation=["tanh"], dtype=dtype, seed=1)
+    net.fit(X, y, optimizer="adam", epochs=3, batch_size=8, seed=0)
+    net.metadata = {"note": "héllo", "scale": "[1, 2]"}
+    path = tmp_path / "m.bpnet"
+    net.save(path)
+    back = bpnet.load(path)
+    assert back.params.tobytes() == net.params.tobytes()
+    assert back.predict(X).tobytes() == net.predict(X).tobytes()
+    assert back.metadata == net.metadata and back.dtype == net.dtype
+    # the optimizer state travels too: continuing both gives the same bits
+    net.fit(X, y, optimizer="adam", epochs=2, batch_size=8, seed=5)
+    back.fit(X, y, optimizer="adam", epochs=2, batch_size=8, seed=5)
+    assert back.params.tobytes() == net.params.tobytes()
+    assert not list(tmp_path.glob("*.tmp*")) and len(list(tmp_path.iterdir())) == 1
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        bpnet.load(tmp_path / "nope.bpnet")
+    with pytest.raises((ValueError, OSError, RuntimeError)):
+        bpnet.load(tmp_path)
+
+
+CORRUPT = textwrap.dedent(
+    """
+    import sys, bpnet
+    try:
+        bpnet.load(sys.argv[1])
+    except ValueError as e:
+        print("ValueError:", e)
+    """
+)
+
+
+def corrupt_cases(good: bytes):
+    yield "empty", b""
+    yield "truncated", good[: len(good) // 2]
+    yield "one byte short", good[:-1]
+    yield "trailing bytes", good + b"\\0" * 7
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10
+    yield "bit flip", bytes(flipped)
+    yield "wrong magic", b"NOTBPNET" + good[8:]
+    # a future version with a valid checksum, and a header claiming 10^12 parameters
+    for name, off, val in [("future version", 8, (999).to_bytes(4, "little"))]:
+        b = bytearray(good)
+        b[off:off + len(val)] = val
+        b[-4:] = zlib.crc32(bytes(b[:-4])).to_bytes(4, "little")
+        yield name, bytes(b)
+
+
+def test_corrupt_files_are_rejected_cleanly(tmp_path):
+    net = bpnet.Network((3, 4, 2), seed=0)
+    good_path = tmp_path / "good.bpnet"
+    net.save(good_path)
+    good = good_path.read_bytes()
+    for name, data in corrupt_cases(good):
+        p = tmp_path / "bad.bpnet"
+        p.write_bytes(data)
+        out = subprocess.run([sys.executable, "-c", CORRUPT, str(p)], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, f"{name}: crashed ({out.returncode}) {out.stderr[-500:]}"
+        assert out.stdout.startswith("ValueError:") and len(out.stdout) > 20, f"{name}: {out.stdout!r}"
+
+
+def test_absurd_sizes_fail_before_allocating(tmp_path):
+    net = bpnet.Network((3, 4, 2), seed=0)
+    data = bytearray(net.to_bytes())
+    # overwrite every 8-byte little-endian word that holds a layer size with 10^12, fix the
+    # checksum: the loader must refuse without trying to allocate
+    for off in range(24, len(data) - 12):
+        word = int.from_bytes(data[off:off + 8], "little")
+        if word in (3, 4):
+            b = bytearray(data)
+            b[off:off + 8] = (10**12).to_bytes(8, "little")
+            b[-4:] = zlib.crc32(bytes(b[:-4])).to_bytes(4, "little")
+            with pytest.raises(ValueError):
+                bpnet.Network.from_bytes(bytes(b))
+
+
+def test_fuzzed_files_only_raise_value_error(rng):
+    good = bpnet.Network((3, 5, 2), activation="relu", seed=0).to_bytes()
+    for i in range(2000):
+        b = bytearray(good)
+        if i % 2:
+            b = b[: rng.integers(0, len(b))]
+        else:
+            for _ in range(rng.integers(1, 4)):
+                b[rng.integers(0, len(b))] ^= 1 << int(rng.integers(0, 8))
+        if bytes(b) == good:
+            continue
+        with pytest.raises(ValueError):
+            bpnet.Network.from_bytes(bytes(b))
+
+
+@pytest.mark.parametrize("kind", ["classifier", "multilabel", "regressor"])
+def test_estimators_save_and_load(tmp_path, rng, kind):
+    pytest.importorskip("sklearn")
+    X = rng.normal(size=(60, 4))
+    if kind == "regressor":
+        est, y = bpnet.MLPRegressor(hidden_layer_sizes=(5,), max_iter=20, random_state=0), X @ rng.normal(size=(4, 2))
+    elif kind == "multilabel":
+        est, y = bpnet.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0), (X[:, :3] > 0).astype(int)
+    else:
+        est, y = bpnet.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0), np.array(["x", "y", "z"])[rng.integers(0, 3, 60)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    path = tmp_path / "est.bpnet"
+    est.save(path)
+    back = type(est).load(path)
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    assert back.get_params() == est.get_params()
+    assert back.loss_curve_ == est.loss_curve_ and back.n_iter_ == est.n_iter_
+    if kind != "regressor":
+        np.testing.assert_array_equal(back.classes_, est.classes_)
+        np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    assert bpnet.load(path).layer_sizes == est._net.layer_sizes  # a plain network to C++ and bpnet.load
+    other = bpnet.MLPRegressor if kind != "regressor" else bpnet.MLPClassifier
+    with pytest.raises(ValueError, match="expected a"):
+        other.load(path)
+    assert pickle.loads(pickle.dumps(back)).predict(X).tolist() == est.predict(X).tolist()
