@@ -249,7 +249,7 @@ def fit(
         if callback is not None and not callable(callback):
             raise ValueError(f"callback: expected a callable, got {callback!r}")
         if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(2, np.uint64)[0]) if rank == 0 else None
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1) if rank == 0 else None
         elif rank == 0:
             seed = int(seed)
             if seed < 0:

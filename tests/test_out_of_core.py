@@ -1,0 +1,149 @@
+"""Out-of-core training: a file larger than the process's address-space limit.
+
+RLIMIT_AS (``ulimit -v``) bounds the *virtual* address space, so a file larger than the limit
+cannot be mapped whole: ``np.memmap`` of it fails (the test checks that it does). What works
+is mapping one window at a time: ``bpnet.data.fit_blocks`` over a ``bpnet.data.RowFile``.
+The file is a small slice tiled k times, so one in-order pass over it takes exactly the steps
+of an in-memory ``fit`` on the slice for k epochs: the weights must be the same bits.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import bpnet
+from bpnet.data import RowFile, fit_blocks
+
+SLICE_ROWS, N_COLS, BATCH = 4096, 128, 128
+
+
+def _slice(dtype):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(SLICE_ROWS, N_COLS)).astype(dtype)
+    y = (np.tanh(X[:, :8].sum(axis=1, keepdims=True) / 4)).astype(dtype)
+    return X, y
+
+
+def _net(dtype):
+    return bpnet.Network((N_COLS, 8, 1), activation="tanh", dtype=dtype, seed=3)
+
+
+def _write_tiled_npy(path, a, repeats):
+    """A .npy of `a` stacked `repeats` times, written piece by piece (never in memory)."""
+    header = {"descr": np.lib.format.dtype_to_descr(a.dtype), "fortran_order": False,
+              "shape": (a.shape[0] * repeats,) + a.shape[1:]}
+    data = np.ascontiguousarray(a).tobytes()
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for _ in range(repeats):
+            f.write(data)
+
+
+CHILD = textwrap.dedent("""
+    import resource, sys
+    import numpy as np
+    import bpnet
+    from bpnet.data import RowFile, fit_blocks
+
+    x_path, y_path, out, headroom = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    vm = int([l.split()[1] for l in open("/proc/self/status") if l.startswith("VmSize")][0]) * 1024
+    limit = vm + headroom
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    size = __import__("os").path.getsize(x_path)
+    assert size > limit, (size, limit)
+    try:  # the whole file cannot even be mapped under this limit
+        np.memmap(x_path, dtype=np.float32, mode="r")
+    except (OSError, ValueError, MemoryError) as exc:
+        print("whole-file memmap refused:", type(exc).__name__)
+    else:
+        raise SystemExit("expected mapping the whole file to fail under RLIMIT_AS")
+    X, y = RowFile(x_path), RowFile(y_path)
+    net = bpnet.Network((X.shape[1], 8, 1), activation="tanh", dtype="float32", seed=3)
+    h = fit_blocks(net, X, y, block_rows=1 << 15, optimizer="adam", learning_rate=1e-3,
+                   batch_size=128, shuffle=False, n_threads=1)
+    np.save(out, net.params)
+    print(f"file {size >> 20} MiB > limit {limit >> 20} MiB; loss {h.loss[0]:.5f}; "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB")
+""")
+
+
+@pytest.mark.slow
+def test_file_larger_than_the_address_space_limit(tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs /proc/self/status and RLIMIT_AS (Linux)")
+    headroom = 128 << 20  # the process may grow by this much beyond its size at start
+    X, y = _slice(np.float32)
+    repeats = (512 << 20) // X.nbytes  # 512 MiB: above the limit unless the interpreter starts above 384 MiB
+    x_path, y_path = tmp_path / "X.npy", tmp_path / "y.npy"
+    _write_tiled_npy(x_path, X, repeats)
+    _write_tiled_npy(y_path, y, repeats)
+    out = tmp_path / "params.npy"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-c", CHILD, str(x_path), str(y_path), str(out), str(headroom)],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    print(r.stdout)
+    ref = _net(np.float32)
+    ref.fit(X, y, optimizer="adam", learning_rate=1e-3, batch_size=BATCH, shuffle=False,
+            epochs=int(repeats), n_threads=1)
+    np.testing.assert_array_equal(np.load(out), ref.params)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_in_order_blocks_equal_one_fit(tmp_path, dtype):
+    X, y = _slice(dtype)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    f = RowFile(tmp_path / "X.npy")
+    assert f.shape == X.shape and f.dtype == X.dtype and len(f) == SLICE_ROWS
+    np.testing.assert_array_equal(f[100:230], X[100:230])
+    a, b = _net(dtype), _net(dtype)
+    kw = dict(optimizer="sgd", learning_rate=0.05, momentum=0.9, batch_size=BATCH)
+    h = fit_blocks(a, f, RowFile(tmp_path / "y.npy"), block_rows=1000, epochs=2, **kw)  # -> 896 rows
+    ref = b.fit(X, y, epochs=2, shuffle=False, **kw)
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_allclose(h.loss, ref.loss, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+def test_memmap_fit_reads_in_place_and_equals_in_memory(tmp_path):
+    X, y = _slice(np.float64)
+    np.save(tmp_path / "X.npy", X)
+    Xm = np.load(tmp_path / "X.npy", mmap_mode="r")
+    a, b = _net("float64"), _net("float64")
+    a.fit(Xm, y, batch_size=BATCH, epochs=2, shuffle=True, seed=1)
+    b.fit(X, y, batch_size=BATCH, epochs=2, shuffle=True, seed=1)
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+def test_block_shuffle_is_seeded_and_visits_every_row(tmp_path):
+    X, y = _slice(np.float64)
+    runs = []
+    for _ in range(2):
+        net = _net("float64")
+        h = fit_blocks(net, X, y, block_rows=512, epochs=2, shuffle_blocks=True, shuffle=True, seed=9,
+                       batch_size=BATCH, optimizer="adam", learning_rate=1e-3)
+        runs.append(net.params.copy())
+        assert h.epochs_run == 2 and np.all(np.isfinite(h.loss))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    in_order = _net("float64")
+    fit_blocks(in_order, X, y, block_rows=512, epochs=2, batch_size=BATCH, optimizer="adam", learning_rate=1e-3)
+    assert not np.array_equal(in_order.params, runs[0])
+
+
+def test_raw_file_and_errors(tmp_path):
+    X, _ = _slice(np.float32)
+    X.tofile(tmp_path / "X.bin")
+    f = RowFile(tmp_path / "X.bin", dtype="float32", n_cols=N_COLS)
+    assert f.shape == X.shape
+    np.testing.assert_array_equal(f[-3:], X[-3:])
+    with pytest.raises(ValueError, match="whole number of rows"):
+        RowFile(tmp_path / "X.bin", dtype="float32", n_cols=N_COLS + 1)
+    with pytest.raises(ValueError, match="contiguous"):
+        f[::2]
+    with pytest.raises(ValueError, match="batch_size"):
+        fit_blocks(_net("float32"), f, np.zeros((SLICE_ROWS, 1), np.float32))
+    with pytest.raises(ValueError, match="unsupported keyword"):
+        fit_blocks(_net("float32"), f, np.zeros((SLICE_ROWS, 1), np.float32), batch_size=8, tol=1e-3)
