@@ -222,6 +222,19 @@ def test_a_rank_that_raises_stops_the_job(tmp_path, case, message):
         assert (r.stdout + r.stderr).count("rank 1 raised") >= 2, r.stderr
 
 
+def test_example_script_runs_on_two_ranks():
+    argv, reason = _launcher()
+    if reason:
+        pytest.skip(reason)
+    example = os.path.join(os.path.dirname(HERE), os.pardir, "examples", "distributed_fit.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    r = subprocess.run(argv + [sys.executable, example, "--rows", "2000", "--epochs", "3"],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "identical weights on 2/2 ranks" in r.stdout
+    assert "MLPClassifier: 3 epochs" in r.stdout
+
+
 def test_import_error_names_the_packages(monkeypatch):
     import bpnet.distributed as bd
     monkeypatch.setitem(sys.modules, "mpi4py", None)
