@@ -2,6 +2,8 @@
 // row-major blocks. Derivatives are written in terms of z and a = σ(z), whichever is cheaper.
 #include "bpnet/activation.hpp"
 
+#include "clones.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -53,7 +55,7 @@ inline T sigmoid(T z) {
 }  // namespace
 
 template <class T>
-void activation_forward(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
+BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
                         std::size_t ld) {
     // z, a: (rows, cols), leading dimension ld
     for (std::size_t i = 0; i < rows; ++i) {
@@ -96,7 +98,7 @@ void activation_forward(Activation act, T* a, const T* z, std::size_t rows, std:
 }
 
 template <class T>
-void activation_backward(Activation act, T* delta, const T* z, const T* a, std::size_t rows,
+BPNET_CLONES void activation_backward(Activation act, T* delta, const T* z, const T* a, std::size_t rows,
                          std::size_t cols, std::size_t ld) {
     // delta, z, a: (rows, cols), leading dimension ld; delta ⊙= σ'(z)
     if (act == Activation::identity) return;

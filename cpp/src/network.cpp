@@ -12,6 +12,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "clones.hpp"
 #include "kernels/gemm.hpp"
 #include "rng.hpp"
 
@@ -448,7 +449,7 @@ void check_weights(const char* name, const T* w, std::size_t n) {
 // One step of sgd (plain, momentum, Nesterov) or Adam over the flat buffers. Element-wise, so
 // it is split over threads for large networks without changing any result.
 template <class T>
-void optimizer_step(Opt opt, const FitOptions& o, TrainState& s, T* theta, const T* g,
+BPNET_CLONES void optimizer_step(Opt opt, const FitOptions& o, TrainState& s, T* theta, const T* g,
                     std::size_t np, double lr) {
     const int nt = np >= (std::size_t(1) << 16) ? num_threads() : 1;
     const std::ptrdiff_t count = std::ptrdiff_t(np);
