@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <type_traits>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -127,11 +130,22 @@ void Network<T>::init_params(std::uint64_t seed) {
         const std::size_t count = offsets_[l + 1] - offsets_[l];
         for (std::size_t i = 0; i < count; ++i) p[i] = T((2.0 * rng.uniform() - 1.0) * bound);
     }
-    state_ = TrainState{};
+    state_ = TrainState<T>{};
 }
 
 template <class T>
 void Network<T>::check_finite(const char* name, const T* data, std::size_t count) {
+    // Fast pass without branches (vectorises): NaN and ±inf are the values whose exponent
+    // bits are all ones.
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    constexpr Bits exp_mask = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
+    Bits bad = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        Bits b;
+        std::memcpy(&b, data + i, sizeof b);
+        bad |= Bits((b & exp_mask) == exp_mask);
+    }
+    if (!bad) return;
     for (std::size_t i = 0; i < count; ++i)
         if (!std::isfinite(data[i]))
             throw std::invalid_argument(std::string(name) + ": expected finite values, found " +
@@ -442,50 +456,59 @@ void check_weights(const char* name, const T* w, std::size_t n) {
 
 #ifdef BPNET_WITH_OPENMP
 #define BPNET_OMP_FOR _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")
+#define BPNET_OMP_PARALLEL _Pragma("omp parallel num_threads(nt) if (nt > 1)")
+#define BPNET_OMP_LOOP _Pragma("omp for schedule(static)")
 #else
 #define BPNET_OMP_FOR
+#define BPNET_OMP_PARALLEL
+#define BPNET_OMP_LOOP
 #endif
 
 // One step of sgd (plain, momentum, Nesterov) or Adam over the flat buffers. Element-wise, so
 // it is split over threads for large networks without changing any result.
 template <class T>
-BPNET_CLONES void optimizer_step(Opt opt, const FitOptions& o, TrainState& s, T* theta, const T* g,
-                    std::size_t np, double lr) {
+BPNET_CLONES void optimizer_step(Opt opt, const FitOptions& o, TrainState<T>& s, T* theta,
+                                 const T* g, std::size_t np, double lr) {
     const int nt = np >= (std::size_t(1) << 16) ? num_threads() : 1;
     const std::ptrdiff_t count = std::ptrdiff_t(np);
     (void)nt;
+    if (opt == Opt::sgd && o.momentum == 0) {
+BPNET_OMP_FOR
+        for (std::ptrdiff_t i = 0; i < count; ++i) theta[i] -= T(lr * g[i]);
+        return;
+    }
     if (opt == Opt::sgd) {
-        double* v = s.velocity.data();
-        const double mu = o.momentum;
-        if (mu == 0) {
-BPNET_OMP_FOR
-            for (std::ptrdiff_t i = 0; i < count; ++i) theta[i] -= T(lr * g[i]);
-        } else if (o.nesterovs_momentum) {
-BPNET_OMP_FOR
+        T* v = s.velocity.data();
+        const T mu = T(o.momentum), eta = T(lr);
+        const bool nesterov = o.nesterovs_momentum;
+BPNET_OMP_PARALLEL
+        {
+            FlushDenormals ftz;  // worker threads too: tiny velocities must not go denormal
+BPNET_OMP_LOOP
             for (std::ptrdiff_t i = 0; i < count; ++i) {
-                v[i] = mu * v[i] - lr * g[i];
-                theta[i] += T(mu * v[i] - lr * g[i]);
-            }
-        } else {
-BPNET_OMP_FOR
-            for (std::ptrdiff_t i = 0; i < count; ++i) {
-                v[i] = mu * v[i] - lr * g[i];
-                theta[i] += T(v[i]);
+                v[i] = mu * v[i] - eta * g[i];
+                theta[i] += nesterov ? mu * v[i] - eta * g[i] : v[i];
             }
         }
         return;
     }
-    double *m1 = s.m.data(), *m2 = s.v.data();
-    const double b1 = o.beta_1, b2 = o.beta_2, eps = o.epsilon;
+    T *m1 = s.m.data(), *m2 = s.v.data();
+    const T b1 = T(o.beta_1), b2 = T(o.beta_2), c1 = T(1 - o.beta_1), c2 = T(1 - o.beta_2);
+    const T eps = T(o.epsilon);
     ++s.t;
-    const double lr_t = lr * std::sqrt(1 - std::pow(b2, double(s.t))) / (1 - std::pow(b1, double(s.t)));
-BPNET_OMP_FOR
-    for (std::ptrdiff_t i = 0; i < count; ++i) {
-        const double gi = g[i];
-        const double a = b1 * m1[i] + (1 - b1) * gi;
-        const double b = b2 * m2[i] + (1 - b2) * gi * gi;
-        m1[i] = a, m2[i] = b;
-        theta[i] -= T(lr_t * a / (std::sqrt(b) + eps));
+    const T lr_t = T(lr * std::sqrt(1 - std::pow(o.beta_2, double(s.t))) /
+                     (1 - std::pow(o.beta_1, double(s.t))));
+BPNET_OMP_PARALLEL
+    {
+        FlushDenormals ftz;  // worker threads too: decaying moments must not go denormal
+BPNET_OMP_LOOP
+        for (std::ptrdiff_t i = 0; i < count; ++i) {
+            const T gi = g[i];
+            const T a = b1 * m1[i] + c1 * gi;
+            const T b = b2 * m2[i] + c2 * gi * gi;
+            m1[i] = a, m2[i] = b;
+            theta[i] -= lr_t * a / (std::sqrt(b) + eps);
+        }
     }
 }
 
@@ -543,14 +566,15 @@ double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<
 }
 
 // Starts the optimizer state afresh unless it can be continued (same optimizer, keep_state).
-void prepare_state(TrainState& s, const FitOptions& o, std::size_t np) {
+template <class T>
+void prepare_state(TrainState<T>& s, const FitOptions& o, std::size_t np) {
     if (!o.keep_state || s.optimizer != o.optimizer || s.velocity.size() + s.m.size() == 0) {
         const std::uint64_t seen = s.samples_seen;
-        s = TrainState{};
+        s = TrainState<T>{};
         s.samples_seen = seen;
         s.optimizer = o.optimizer;
-        if (parse_optimizer(o.optimizer) == Opt::sgd) s.velocity.assign(np, 0.0);
-        else s.m.assign(np, 0.0), s.v.assign(np, 0.0);
+        if (parse_optimizer(o.optimizer) == Opt::sgd) s.velocity.assign(np, T(0));
+        else s.m.assign(np, T(0)), s.v.assign(np, T(0));
     }
     if (!o.keep_state || s.learning_rate <= 0) s.learning_rate = o.learning_rate;
 }
@@ -562,6 +586,7 @@ void Network<T>::step(const T* grad, const FitOptions& o) {
     check_options(o);
     check_finite("gradient", grad, num_params());
     prepare_state(state_, o, num_params());
+    state_.learning_rate = o.learning_rate;  // the caller's rate (a schedule is theirs to run)
     const Opt opt = parse_optimizer(o.optimizer);
     FlushDenormals ftz;
     ThreadScope threads(o.n_threads);
@@ -656,7 +681,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     ThreadScope threads(o.n_threads);
 
     // Optimizer state: continued when asked and the previous fit used the same optimizer.
-    TrainState& s = state_;
+    TrainState<T>& s = state_;
     prepare_state(s, o, np);
 
     // The text's per-sample gradient descent has a lean path of its own (see sgd_sample_step).
@@ -811,10 +836,15 @@ ModelData Network<T>::to_model() const {
         m.metadata.emplace_back("optimizer", state_.optimizer);
         m.metadata.emplace_back("adam_t", std::to_string(state_.t));
         m.metadata.emplace_back("samples_seen", std::to_string(state_.samples_seen));
-        m.metadata.emplace_back("learning_rate", std::to_string(state_.learning_rate));
-        if (!state_.velocity.empty()) m.arrays.emplace_back("velocity", state_.velocity);
-        if (!state_.m.empty()) m.arrays.emplace_back("adam_m", state_.m);
-        if (!state_.v.empty()) m.arrays.emplace_back("adam_v", state_.v);
+        char rate[40];
+        std::snprintf(rate, sizeof rate, "%.17g", state_.learning_rate);  // round-trips exactly
+        m.metadata.emplace_back("learning_rate", rate);
+        auto put = [&](const char* name, const std::vector<T>& v) {
+            if (!v.empty()) m.arrays.emplace_back(name, std::vector<double>(v.begin(), v.end()));
+        };
+        put("velocity", state_.velocity);
+        put("adam_m", state_.m);
+        put("adam_v", state_.v);
     }
     return m;
 }
@@ -869,7 +899,7 @@ Network<T> Network<T>::from_model(const ModelData& m) {
         }
     }
     for (const auto& arr : m.arrays) {
-        std::vector<double>* dst = arr.first == "velocity" ? &net.state_.velocity
+        std::vector<T>* dst = arr.first == "velocity" ? &net.state_.velocity
                                    : arr.first == "adam_m" ? &net.state_.m
                                    : arr.first == "adam_v" ? &net.state_.v
                                                            : nullptr;
@@ -878,7 +908,7 @@ Network<T> Network<T>::from_model(const ModelData& m) {
             throw ModelFormatError("model: array '" + arr.first + "' has " +
                                    std::to_string(arr.second.size()) + " values, expected " +
                                    std::to_string(net.num_params()));
-        *dst = arr.second;
+        dst->assign(arr.second.begin(), arr.second.end());
     }
     return net;
 }
