@@ -112,7 +112,7 @@ def seed_tiny(repeat):
 
         t, loss = median_time(tt, max(1, repeat // 2))
         rows.append(("PyTorch (1 epoch)", t, loss))
-    return "seed-tiny: seconds per epoch (1000 updates), final-epoch loss", rows
+    return "seed-tiny: seconds per epoch (1000 updates), final-epoch loss", rows, ("loss", 2.0)
 
 
 # ----------------------------------------------------------------------------- digits
@@ -150,7 +150,7 @@ def digits(repeat):
 
     t, acc = median_time(sk, max(1, repeat // 2))
     rows.append(("scikit-learn", t, acc))
-    return "digits: seconds for the whole fit, held-out accuracy", rows
+    return "digits: seconds for the whole fit, held-out accuracy", rows, ("accuracy", 0.02)
 
 
 # ----------------------------------------------------------------------------- mnist-shaped
@@ -207,7 +207,7 @@ def mnist(repeat):
 
         t, loss = median_time(tt, max(1, repeat // 2))
         rows.append(("PyTorch float32", t, loss))
-    return "mnist-shaped: seconds per epoch, mean training loss of the epoch", rows
+    return "mnist-shaped: seconds per epoch, mean training loss of the epoch", rows, ("loss", 1.5)
 
 
 # ----------------------------------------------------------------------------- one step
@@ -247,7 +247,7 @@ def step(repeat):
 
         t, loss = median_time(tt, repeat)
         rows.append(("PyTorch float32", t / reps, loss))
-    return "forward+backward step, 784-256-128-10, batch 128: seconds, loss", rows
+    return "forward+backward step, 784-256-128-10, batch 128: seconds, loss", rows, ("same", 1e-4)
 
 
 def predict_one(repeat):
@@ -291,7 +291,7 @@ def predict_one(repeat):
 
         t, s = median_time(tt, repeat)
         rows.append(("PyTorch model(x)", t / (reps // 10), s))
-    return "predict one sample, 64-100-10: seconds per call (metric: output sum, 1.0 for softmax)", rows
+    return "predict one sample, 64-100-10: seconds per call (metric: output sum, 1.0 for softmax)", rows, ("same", 1e-5)
 
 
 WORKLOADS = {"seed-tiny": seed_tiny, "digits": digits, "mnist": mnist, "step": step, "predict": predict_one}
@@ -309,12 +309,28 @@ def main():
         if torch is not None:
             torch.set_num_threads(args.threads)
     print(f"bpnet {bpnet.__version__}, kernels: {bpnet._core.isa()}, threads: {bpnet.get_num_threads()}")
+    failed = []
     for name in args.workloads.split(","):
-        title, rows = WORKLOADS[name](args.repeat)
+        title, rows, (kind, tol) = WORKLOADS[name](args.repeat)
         base = rows[0][1]
         print(f"\n{title}")
         for label, t, metric in rows:
             print(f"  {label:28s} {t:12.6f} s   {t / base:9.1f}x bpnet   metric {metric:.4f}")
+        # the answers must agree: a fast wrong answer is no result
+        ours = [m for label, _, m in rows if label.startswith("bpnet")]
+        peers = [m for label, _, m in rows if not label.startswith("bpnet")]
+        for m in ours:
+            for p in peers:
+                ok = (abs(m - p) <= tol * max(abs(p), 1e-12) if kind == "same" else
+                      m >= p - tol if kind == "accuracy" else m <= tol * p)
+                if not ok:
+                    failed.append(f"{name}: bpnet's {m:.4g} against {p:.4g} ({kind}, tolerance {tol})")
+        print(f"  check: bpnet's {kind} " + {"same": f"equals the peers' within {tol:g} (relative)",
+              "accuracy": f"is at least the peers' minus {tol:g}",
+              "loss": f"is at most {tol:g}x the peers'"}[kind])
+    if failed:
+        print("\nANSWERS DISAGREE:\n  " + "\n  ".join(failed))
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
