@@ -98,10 +98,12 @@ struct History {
     std::string message;               // why training stopped early, if it did
 };
 
-// Optimizer state that survives between fits (continued by the next fit).
+// Optimizer state that survives between fits (continued by the next fit), in the network's
+// precision (as scikit-learn and PyTorch keep it).
+template <class T>
 struct TrainState {
-    std::vector<double> velocity;      // sgd momentum, n_params
-    std::vector<double> m, v;          // adam first and second moments, n_params
+    std::vector<T> velocity;           // sgd momentum, n_params
+    std::vector<T> m, v;               // adam first and second moments, n_params
     std::uint64_t t = 0;               // adam step count
     std::string optimizer;             // the optimizer the state belongs to
     double learning_rate = 0;          // current rate of the schedule (0: not started)
@@ -140,8 +142,8 @@ public:
     const T* weights(std::size_t l) const { return params_.data() + weight_offset(l); }
     T* biases(std::size_t l) { return params_.data() + bias_offset(l); }
     const T* biases(std::size_t l) const { return params_.data() + bias_offset(l); }
-    TrainState& train_state() { return state_; }
-    const TrainState& train_state() const { return state_; }
+    TrainState<T>& train_state() { return state_; }
+    const TrainState<T>& train_state() const { return state_; }
 
     // Glorot-uniform initialisation (scikit-learn's): W and b uniform in ±sqrt(f·6/(n_in+n_out)),
     // f = 1/3 before a sigmoid... exactly: bound = sqrt(6/(fan_in+fan_out)), sqrt(2/(...)) for
@@ -196,7 +198,7 @@ private:
     std::vector<std::size_t> offsets_;  // offset of W_l for each l, then of the end
     std::vector<T> params_;
     std::vector<T> grads_;
-    TrainState state_;
+    TrainState<T> state_;
 };
 
 extern template class Network<float>;
