@@ -20,7 +20,7 @@ import os as _os
 # only if the user set neither variable, and the environment is restored afterwards.
 _set_spin = "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ
 if _set_spin:
-    _os.environ["GOMP_SPINCOUNT"] = "2000"
+    _os.environ["GOMP_SPINCOUNT"] = "20000"
 try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - only without a build
