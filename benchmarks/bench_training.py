@@ -315,7 +315,8 @@ def main():
         base = rows[0][1]
         print(f"\n{title}")
         for label, t, metric in rows:
-            print(f"  {label:28s} {t:12.6f} s   {t / base:9.1f}x bpnet   metric {metric:.4f}")
+            shown = f"{t * 1e6:10.2f} us" if t < 1e-2 else f"{t:10.4f} s "
+            print(f"  {label:28s} {shown}   {t / base:9.1f}x bpnet   metric {metric:.4f}")
         # the answers must agree: a fast wrong answer is no result
         ours = [m for label, _, m in rows if label.startswith("bpnet")]
         peers = [m for label, _, m in rows if not label.startswith("bpnet")]
