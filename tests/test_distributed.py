@@ -77,15 +77,15 @@ def _worker(case, out):
     elif case == "raise_in_fit":
         net = make_net()
         if rank == 1:
-            original, calls = net.backward, [0]
+            original, calls = net.gradient, [0]
 
-            def failing_backward(*args, **kwargs):
+            def failing_gradient(*args, **kwargs):
                 calls[0] += 1
                 if calls[0] == 3:
                     raise RuntimeError("injected failure on rank 1")
                 return original(*args, **kwargs)
 
-            net.backward = failing_backward
+            net.gradient = failing_gradient
         bd.fit(net, X[part], y[part], comm, epochs=5, batch_size=16)
     elif case == "raise_outside_fit":
         with bd.abort_on_error(comm):

@@ -263,3 +263,14 @@ def test_step_rejects_bad_gradients():
     with pytest.raises(ValueError, match="gradient.*NaN"):
         net.step(np.full(3, np.nan))
     np.testing.assert_array_equal(net.params, before)
+
+
+def test_gradient_equals_backward(rng):
+    net = bpnet.Network((4, 6, 3), activation="relu", output_activation="softmax", loss="cross_entropy", seed=2)
+    X, Y = rng.normal(size=(9, 4)), np.eye(3)[rng.integers(0, 3, 9)]
+    w = rng.uniform(0.5, 2, 9)
+    g = net.backward(X, Y, sample_weight=w, alpha=0.3)
+    loss, flat = net.gradient(X, Y, sample_weight=w, alpha=0.3)
+    assert loss == g.loss and flat.tobytes() == g.flat.tobytes()
+    with pytest.raises(ValueError, match="rows"):
+        net.gradient(X, Y[:5])

@@ -184,6 +184,34 @@ void bind_network(py::module_& m, const char* cls) {
                  return py::make_tuple(c, grad, d.list(), z.list(), a.list());
              },
              "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
+        .def("loss_and_gradient",
+             [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
+                double alpha) {
+                 // backward without handing the layers to Python: only C and the flat ∂C/∂θ
+                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
+                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
+                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
+                 py::array_t<T> grad({py::ssize_t(net.num_params())});
+                 const T *x = X.data(), *y = Y.data();
+                 T* g = grad.mutable_data();
+                 double c;
+                 {
+                     py::gil_scoped_release release;
+                     Net::check_finite("X", x, n * net.n_inputs());
+                     Net::check_finite("y", y, n * net.n_outputs());
+                     const std::size_t L = net.num_layers();
+                     std::size_t total = 0;
+                     for (std::size_t l = 0; l < L; ++l) total += n * net.layer_sizes()[l + 1];
+                     std::vector<T> buf(3 * total);
+                     std::vector<T*> z(L), a(L), d(L);
+                     for (std::size_t l = 0, off = 0; l < L; off += n * net.layer_sizes()[l + 1], ++l)
+                         z[l] = buf.data() + off, a[l] = z[l] + total, d[l] = z[l] + 2 * total;
+                     net.forward(x, n, z.data(), a.data());
+                     c = net.backward(x, y, n, z.data(), a.data(), d.data(), g, wp, alpha);
+                 }
+                 return py::make_tuple(c, grad);
+             },
+             "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
         .def("loss",
              [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
                 double alpha) {

@@ -458,6 +458,19 @@ class Network:
         trace = Trace(z=list(z), a=[X] + list(a))
         return Gradients(loss=loss, flat=flat, weights=ws, biases=bs, deltas=list(deltas), trace=trace)
 
+    def gradient(self, X, y, sample_weight=None, alpha: float = 0.0):
+        """The cost C and the flat gradient ∂C/∂θ only: ``backward`` without the layers.
+
+        Returns
+        -------
+        loss : float
+        flat : ndarray of shape (n_params,)
+            In the layout of ``params``; a new array.
+        """
+        X = self._X(X)
+        return self._net.loss_and_gradient(X, self._y(y, len(X)), self._w(sample_weight, len(X)),
+                                           _float(alpha, "alpha"))
+
     def fit(
         self,
         X,

@@ -315,9 +315,9 @@ def fit(
                 m = Xb.shape[0]
                 weight = float(m) if wb is None else float(np.sum(wb, dtype=np.float64))
                 if weight > 0:
-                    g = net.backward(Xb, yb, wb)
-                    np.multiply(g.flat, weight, out=buf[:n_params])
-                    buf[n_params] = g.loss * weight
+                    loss, flat = net.gradient(Xb, yb, wb)
+                    np.multiply(flat, weight, out=buf[:n_params])
+                    buf[n_params] = loss * weight
                 else:
                     buf[: n_params + 1] = 0
                 buf[n_params + 1] = weight

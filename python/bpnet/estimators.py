@@ -424,9 +424,9 @@ class _BaseMLP(BaseEstimator):
 
         def loss_and_grad(theta):
             params[:] = theta
-            g = net.backward(X, Y, sample_weight=sample_weight, alpha=self.alpha)
-            last["loss"] = g.loss
-            return g.loss, np.asarray(g.flat, dtype=np.float64)
+            loss, flat = net.gradient(X, Y, sample_weight=sample_weight, alpha=self.alpha)
+            last["loss"] = loss
+            return loss, np.asarray(flat, dtype=np.float64)
 
         iteration = [0]
         t0 = [time.perf_counter()]
