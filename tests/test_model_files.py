@@ -138,3 +138,66 @@ def test_estimators_save_and_load(tmp_path, rng, kind):
     with pytest.raises(ValueError, match="expected a"):
         other.load(path)
     assert pickle.loads(pickle.dumps(back)).predict(X).tolist() == est.predict(X).tolist()
+
+
+def _with_crc(b):
+    b = bytearray(b)
+    b[-4:] = zlib.crc32(bytes(b[:-4])).to_bytes(4, "little")
+    return bytes(b)
+
+
+def test_optimizer_state_that_does_not_match_its_optimizer_is_rejected(rng):
+    net = bpnet.Network((3, 4, 1), seed=0)
+    net.fit(rng.normal(size=(10, 3)), rng.normal(size=10), optimizer="sgd", momentum=0.9, epochs=1)
+    data = net.to_bytes()
+    i = data.index(b"sgd")  # the metadata value "sgd" -> "ada" (no adam arrays present)
+    crafted = _with_crc(data[:i] + b"ada" + data[i + 3:])
+    with pytest.raises(ValueError):
+        bpnet.Network.from_bytes(crafted)
+
+
+def test_os_errors_are_oserrors(tmp_path):
+    net = bpnet.Network((2, 1), seed=0)
+    with pytest.raises(OSError):
+        net.save(tmp_path / "no" / "such" / "folder" / "m.bpnet")
+    with pytest.raises(OSError):
+        bpnet.load(tmp_path)
+
+
+def test_fit_and_reads_in_other_threads_never_crash(rng):
+    import threading
+
+    net = bpnet.Network((20, 64, 3), activation="relu", seed=0)
+    X, y = rng.normal(size=(2000, 20)), rng.normal(size=(2000, 3))
+    stop = threading.Event()
+    errors = []
+
+    def trainer():
+        try:
+            for i in range(6):
+                net.fit(X, y, optimizer=("adam", "sgd")[i % 2], momentum=0.5, epochs=1, batch_size=32, warm_start=False)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            stop.set()
+
+    def reader():
+        while not stop.is_set():
+            bpnet.Network.from_bytes(net.to_bytes())
+            net.predict(X[:5])
+            net._net.train_state
+
+    threads = [threading.Thread(target=trainer), threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_a_callback_may_predict_during_fit(rng):
+    net = bpnet.Network((3, 4, 1), seed=0)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    seen = []
+    net.fit(X, y, epochs=2, callback=lambda rec: seen.append(net.predict(X[:2]).shape))
+    assert seen == [(2, 1), (2, 1)]

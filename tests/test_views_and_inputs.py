@@ -178,3 +178,34 @@ def test_concurrent_predict_equals_serial(rng):
         t.join()
     for r, e in zip(results, expected):
         np.testing.assert_array_equal(r, e)
+
+
+def test_loss_backward_gradient_score_reject_bad_values(net, rng):
+    X, y = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+    bad_y = y.copy()
+    bad_y[0, 0] = np.nan
+    for call in (net.loss, net.backward, net.gradient, lambda X, y, **kw: net.score(X, y, "r2", **kw)):
+        with pytest.raises(ValueError, match="at least 1 row"):
+            call(X[:0], y[:0])
+        with pytest.raises(ValueError, match="y.*NaN"):
+            call(X, bad_y)
+        with pytest.raises(ValueError, match="sample_weight"):
+            call(X, y, sample_weight=-np.ones(5))
+        with pytest.raises(ValueError, match="sample_weight"):
+            call(X, y, sample_weight=np.zeros(5))
+    with pytest.raises(ValueError, match="alpha"):
+        net.loss(X, y, alpha=-1)
+
+
+def test_softmax_needs_two_outputs():
+    with pytest.raises(ValueError, match="softmax"):
+        bpnet.Network((2, 1), output_activation="softmax")
+    with pytest.raises(ValueError, match="activation"):
+        bpnet.Network((2, 3, 1), activation=5)
+
+
+def test_backward_trace_holds_the_converted_input(net, rng):
+    X = rng.integers(-2, 3, size=(4, 4))
+    g = net.backward(X, rng.normal(size=(4, 2)))
+    assert g.trace.a[0].dtype == np.float64
+    np.testing.assert_array_equal(g.trace.a[0], X)

@@ -11,6 +11,7 @@
 #include <map>
 
 #include <atomic>
+#include <cmath>
 #include <optional>
 #include <string_view>
 #include <chrono>
@@ -65,6 +66,19 @@ const T* check_weights(const CArray<T>& w, const char* name, std::size_t n) {
         throw std::invalid_argument(std::string(name) + ": expected shape (" + std::to_string(n) +
                                     ",), got " + shape_of(w));
     return w.data();
+}
+
+// The values of one (X, y, w, alpha) batch for loss, backward, gradient and score: at least
+// one row, finite X and y, valid weights, alpha >= 0. Called with the GIL released.
+template <class T>
+void check_batch(const bpnet::Network<T>& net, const T* x, const T* y, const T* w, std::size_t n,
+                 double alpha) {
+    if (n == 0) throw std::invalid_argument("X: expected at least 1 row, got 0");
+    bpnet::Network<T>::check_finite("X", x, n * net.n_inputs());
+    bpnet::Network<T>::check_finite("y", y, n * net.n_outputs());
+    if (w) bpnet::Network<T>::check_weights("sample_weight", w, n);
+    if (!(alpha >= 0) || !std::isfinite(alpha))
+        throw std::invalid_argument("alpha: expected a finite value >= 0, got " + std::to_string(alpha));
 }
 
 template <class T>
@@ -176,12 +190,11 @@ void bind_network(py::module_& m, const char* cls) {
                  double c;
                  {
                      py::gil_scoped_release release;
-                     Net::check_finite("X", x, n * net.n_inputs());
-                     Net::check_finite("y", y, n * net.n_outputs());
+                     check_batch(net, x, y, wp, n, alpha);
                      net.forward(x, n, z.ptrs.data(), a.ptrs.data());
                      c = net.backward(x, y, n, z.ptrs.data(), a.ptrs.data(), d.ptrs.data(), g, wp, alpha);
                  }
-                 return py::make_tuple(c, grad, d.list(), z.list(), a.list());
+                 return py::make_tuple(c, grad, d.list(), z.list(), a.list(), X);
              },
              "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
         .def("loss_and_gradient",
@@ -197,8 +210,7 @@ void bind_network(py::module_& m, const char* cls) {
                  double c;
                  {
                      py::gil_scoped_release release;
-                     Net::check_finite("X", x, n * net.n_inputs());
-                     Net::check_finite("y", y, n * net.n_outputs());
+                     check_batch(net, x, y, wp, n, alpha);
                      const std::size_t L = net.num_layers();
                      std::size_t total = 0;
                      for (std::size_t l = 0; l < L; ++l) total += n * net.layer_sizes()[l + 1];
@@ -220,8 +232,7 @@ void bind_network(py::module_& m, const char* cls) {
                  const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
                  const T *x = X.data(), *y = Y.data();
                  py::gil_scoped_release release;
-                 Net::check_finite("X", x, n * net.n_inputs());
-                 Net::check_finite("y", y, n * net.n_outputs());
+                 check_batch(net, x, y, wp, n, alpha);
                  return net.loss(x, y, n, wp, alpha);
              },
              "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
@@ -315,13 +326,17 @@ void bind_network(py::module_& m, const char* cls) {
                  const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
                  const T *x = X.data(), *y = Y.data();
                  py::gil_scoped_release release;
-                 Net::check_finite("X", x, n * net.n_inputs());
+                 check_batch(net, x, y, wp, n, 0.0);
                  return net.score(x, y, n, metric, wp);
              },
              "X"_a, "y"_a, "metric"_a, "sample_weight"_a = py::none())
         .def_property_readonly("train_state",
                                [](const Net& net) {
-                                   const auto& s = net.train_state();
+                                   bpnet::TrainState<T> s;
+                                   {
+                                       py::gil_scoped_release release;
+                                       s = net.train_state_copy();
+                                   }
                                    return py::dict("optimizer"_a = s.optimizer, "t"_a = s.t,
                                                    "learning_rate"_a = s.learning_rate,
                                                    "samples_seen"_a = s.samples_seen,
@@ -329,14 +344,18 @@ void bind_network(py::module_& m, const char* cls) {
                                })
         .def("to_bytes",
              [](const Net& net, const std::map<std::string, std::string>& metadata) {
-                 return py::bytes(bpnet::encode_model(with_user_metadata(net.to_model(), metadata)));
+                 std::string data;
+                 {
+                     py::gil_scoped_release release;  // to_model waits for a fit in another thread
+                     data = bpnet::encode_model(with_user_metadata(net.to_model(), metadata));
+                 }
+                 return py::bytes(data);
              },
              "metadata"_a = std::map<std::string, std::string>{})
         .def("save",
              [](const Net& net, const std::string& path, const std::map<std::string, std::string>& metadata) {
-                 auto model = with_user_metadata(net.to_model(), metadata);
                  py::gil_scoped_release release;
-                 bpnet::save_model(path, model);
+                 bpnet::save_model(path, with_user_metadata(net.to_model(), metadata));
              },
              "path"_a, "metadata"_a = std::map<std::string, std::string>{});
 }
@@ -409,6 +428,7 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("keep_state", &bpnet::FitOptions::keep_state)
         .def_readwrite("n_threads", &bpnet::FitOptions::n_threads);
     m.attr("__version__") = BPNET_VERSION;
+    py::register_exception<bpnet::FileError>(m, "FileError", PyExc_OSError);
     py::register_exception<bpnet::FileNotFoundError>(m, "FileNotFoundError", PyExc_FileNotFoundError);
     py::register_exception<bpnet::ModelFormatError>(m, "ModelFormatError", PyExc_ValueError);
 

@@ -492,13 +492,13 @@ void save_model(const std::string& path, const ModelData& model) {
         if (f == nullptr && errno != EEXIST) break;
     }
     if (f == nullptr)
-        throw std::runtime_error("save_model: cannot create temporary file '" + tmp + "' for '" + path +
+        throw FileError("save_model: cannot create temporary file '" + tmp + "' for '" + path +
                                  "': " + errno_text(errno));
 
     auto abandon = [&](const std::string& step, int err) {
         if (f) std::fclose(f);
         std::remove(tmp.c_str());
-        throw std::runtime_error("save_model: " + step + " '" + tmp + "' (for '" + path + "') failed: " +
+        throw FileError("save_model: " + step + " '" + tmp + "' (for '" + path + "') failed: " +
                                  errno_text(err));
     };
     if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) abandon("writing", errno);
@@ -514,14 +514,14 @@ void save_model(const std::string& path, const ModelData& model) {
 #ifdef _WIN32
     if (!MoveFileExA(tmp.c_str(), path.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
         std::remove(tmp.c_str());
-        throw std::runtime_error("save_model: renaming '" + tmp + "' to '" + path + "' failed (error " +
+        throw FileError("save_model: renaming '" + tmp + "' to '" + path + "' failed (error " +
                                  std::to_string(GetLastError()) + ")");
     }
 #else
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
         const int err = errno;
         std::remove(tmp.c_str());
-        throw std::runtime_error("save_model: renaming '" + tmp + "' to '" + path + "' failed: " + errno_text(err));
+        throw FileError("save_model: renaming '" + tmp + "' to '" + path + "' failed: " + errno_text(err));
     }
     // Make the rename itself durable: sync the folder (best effort; some file systems refuse).
     const std::size_t slash = path.find_last_of('/');
@@ -540,16 +540,16 @@ ModelData load_model(const std::string& path) {
         const int err = errno;
         if (err == ENOENT || err == ENOTDIR)
             throw FileNotFoundError("load_model: no such file: '" + path + "'");
-        throw std::runtime_error("load_model: cannot access '" + path + "': " + errno_text(err));
+        throw FileError("load_model: cannot access '" + path + "': " + errno_text(err));
     }
     if (S_ISDIR(st.st_mode))
-        throw std::runtime_error("load_model: '" + path + "' is a directory, expected a model file");
+        throw FileError("load_model: '" + path + "' is a directory, expected a model file");
     if (!S_ISREG(st.st_mode))
-        throw std::runtime_error("load_model: '" + path + "' is not a regular file");
+        throw FileError("load_model: '" + path + "' is not a regular file");
 
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (f == nullptr)
-        throw std::runtime_error("load_model: cannot open '" + path + "': " + errno_text(errno));
+        throw FileError("load_model: cannot open '" + path + "': " + errno_text(errno));
     // Read what is there (the size comes from the file system, not from the file's header).
     std::string bytes;
     char buf[1 << 16];
@@ -558,7 +558,7 @@ ModelData load_model(const std::string& path) {
     const bool read_error = std::ferror(f) != 0;
     const int err = errno;
     std::fclose(f);
-    if (read_error) throw std::runtime_error("load_model: reading '" + path + "' failed: " + errno_text(err));
+    if (read_error) throw FileError("load_model: reading '" + path + "' failed: " + errno_text(err));
     try {
         return decode_model(bytes.data(), bytes.size());
     } catch (const ModelFormatError& e) {

@@ -60,8 +60,7 @@ Network<T>::Network(std::vector<std::size_t> layer_sizes, std::vector<Activation
                                         "' is for the output layer only, got it on hidden layer " +
                                         std::to_string(l + 1));
     check_loss_output(loss_, acts_.back());
-    if (acts_.back() == Activation::softmax && sizes_.back() < 2 &&
-        loss_ == Loss::cross_entropy)
+    if (acts_.back() == Activation::softmax && sizes_.back() < 2)
         throw std::invalid_argument("output_activation: softmax needs at least 2 outputs, got 1");
 
     // Offsets, with overflow and size checks before anything is allocated.
@@ -120,6 +119,7 @@ std::size_t Network<T>::bias_offset(std::size_t l) const {
 
 template <class T>
 void Network<T>::init_params(std::uint64_t seed) {
+    detail::NetworkGuard::Writer lock(guard_);
     // Glorot uniform as scikit-learn: bound = sqrt(f / (fan_in + fan_out)), f = 2 for a
     // sigmoid layer and 6 otherwise; W and b both drawn from U(−bound, bound).
     detail::Rng rng(seed);
@@ -131,6 +131,19 @@ void Network<T>::init_params(std::uint64_t seed) {
         for (std::size_t i = 0; i < count; ++i) p[i] = T((2.0 * rng.uniform() - 1.0) * bound);
     }
     state_ = TrainState<T>{};
+}
+
+template <class T>
+void Network<T>::check_weights(const char* name, const T* w, std::size_t n) {
+    check_finite(name, w, n);
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (w[i] < 0)
+            throw std::invalid_argument(std::string(name) + ": expected values >= 0, got " +
+                                        std::to_string(double(w[i])) + " at index " + std::to_string(i));
+        s += w[i];
+    }
+    if (!(s > 0)) throw std::invalid_argument(std::string(name) + ": expected a positive sum, got 0");
 }
 
 template <class T>
@@ -254,6 +267,7 @@ void delta_product(T* delta_prev, const T* delta, const T* W, Activation act, co
 
 template <class T>
 void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) const {
+    detail::NetworkGuard::Reader lock(guard_);
     for (std::size_t l = 0; l < num_layers(); ++l)
         dense_forward(z[l], a[l], l == 0 ? X : a[l - 1], params_.data() + offsets_[l],
                       params_.data() + offsets_[l] + sizes_[l + 1] * sizes_[l], acts_[l], n,
@@ -262,6 +276,7 @@ void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) co
 
 template <class T>
 void Network<T>::predict(const T* X, std::size_t n, T* out) const {
+    detail::NetworkGuard::Reader lock(guard_);
     // Works through X in chunks of rows with a per-thread scratch buffer (two layers wide),
     // so memory stays small for any n and concurrent calls never share a workspace.
     constexpr std::size_t chunk = 256;
@@ -311,6 +326,7 @@ double weight_sum(const T* w, std::size_t n) {
 
 template <class T>
 double Network<T>::loss(const T* X, const T* Y, std::size_t n, const T* w, double alpha) const {
+    detail::NetworkGuard::Reader lock(guard_);
     std::vector<T> out(n * n_outputs());
     predict(X, n, out.data());
     const double n_eff = weight_sum(w, n);
@@ -329,6 +345,7 @@ double Network<T>::loss(const T* X, const T* Y, std::size_t n, const T* w, doubl
 template <class T>
 double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
                             T* const* delta, T* grad, const T* w, double alpha) const {
+    detail::NetworkGuard::Reader lock(guard_);
     const std::size_t L = num_layers();
     const double n_eff = weight_sum(w, n);
     const T scale = T(1.0 / n_eff);
@@ -441,18 +458,6 @@ private:
     unsigned saved_ = 0;
 };
 
-template <class T>
-void check_weights(const char* name, const T* w, std::size_t n) {
-    Network<T>::check_finite(name, w, n);
-    double s = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (w[i] < 0)
-            throw std::invalid_argument(std::string(name) + ": expected values >= 0, got " +
-                                        std::to_string(double(w[i])) + " at index " + std::to_string(i));
-        s += w[i];
-    }
-    if (!(s > 0)) throw std::invalid_argument(std::string(name) + ": expected a positive sum, got 0");
-}
 
 #ifdef BPNET_WITH_OPENMP
 #define BPNET_OMP_FOR _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")
@@ -568,12 +573,14 @@ double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<
 // Starts the optimizer state afresh unless it can be continued (same optimizer, keep_state).
 template <class T>
 void prepare_state(TrainState<T>& s, const FitOptions& o, std::size_t np) {
-    if (!o.keep_state || s.optimizer != o.optimizer || s.velocity.size() + s.m.size() == 0) {
+    const bool sgd = parse_optimizer(o.optimizer) == Opt::sgd;
+    const bool usable = sgd ? s.velocity.size() == np : s.m.size() == np && s.v.size() == np;
+    if (!o.keep_state || s.optimizer != o.optimizer || !usable) {
         const std::uint64_t seen = s.samples_seen;
         s = TrainState<T>{};
         s.samples_seen = seen;
         s.optimizer = o.optimizer;
-        if (parse_optimizer(o.optimizer) == Opt::sgd) s.velocity.assign(np, T(0));
+        if (sgd) s.velocity.assign(np, T(0));
         else s.m.assign(np, T(0)), s.v.assign(np, T(0));
     }
     if (!o.keep_state || s.learning_rate <= 0) s.learning_rate = o.learning_rate;
@@ -583,6 +590,7 @@ void prepare_state(TrainState<T>& s, const FitOptions& o, std::size_t np) {
 
 template <class T>
 void Network<T>::step(const T* grad, const FitOptions& o) {
+    detail::NetworkGuard::Writer lock(guard_);
     check_options(o);
     check_finite("gradient", grad, num_params());
     prepare_state(state_, o, num_params());
@@ -597,6 +605,7 @@ void Network<T>::step(const T* grad, const FitOptions& o) {
 template <class T>
 double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::string& metric_name,
                          const T* w) const {
+    detail::NetworkGuard::Reader lock(guard_);
     const Metric metric = parse_metric(metric_name);
     if (metric == Metric::loss) return -loss(X, Y, n, w, 0);
     const std::size_t m = n_outputs();
@@ -641,6 +650,7 @@ double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::strin
 template <class T>
 History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions& o, const T* w,
                         const ValidationData<T>* val) {
+    detail::NetworkGuard::Writer lock(guard_);
     // Everything is checked before any weight changes.
     check_options(o);
     const Opt opt = parse_optimizer(o.optimizer);
@@ -648,13 +658,13 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     if (n == 0) throw std::invalid_argument("fit: X has 0 rows, expected at least 1");
     check_finite("X", X, n * n_inputs());
     check_finite("y", Y, n * n_outputs());
-    if (w) check_weights("sample_weight", w, n);
+    if (w) Network<T>::check_weights("sample_weight", w, n);
     const bool has_val = val && val->n > 0;
     if (val && val->n == 0) throw std::invalid_argument("validation data: X_val has 0 rows, expected at least 1");
     if (has_val) {
         check_finite("X_val", val->X, val->n * n_inputs());
         check_finite("y_val", val->Y, val->n * n_outputs());
-        if (val->w) check_weights("validation sample_weight", val->w, val->n);
+        if (val->w) Network<T>::check_weights("validation sample_weight", val->w, val->n);
     }
     if (o.early_stopping && !has_val)
         throw std::invalid_argument("early_stopping: needs validation data, got none");
@@ -825,7 +835,14 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
 // ---------------------------------------------------------------- model files
 
 template <class T>
+TrainState<T> Network<T>::train_state_copy() const {
+    detail::NetworkGuard::Reader lock(guard_);
+    return state_;
+}
+
+template <class T>
 ModelData Network<T>::to_model() const {
+    detail::NetworkGuard::Reader lock(guard_);
     ModelData m;
     m.dtype = sizeof(T) == 4 ? DType::float32 : DType::float64;
     m.layer_sizes.assign(sizes_.begin(), sizes_.end());
@@ -910,6 +927,16 @@ Network<T> Network<T>::from_model(const ModelData& m) {
                                    std::to_string(net.num_params()));
         dst->assign(arr.second.begin(), arr.second.end());
     }
+    // The state must be complete for the optimizer it names (prepare_state also re-checks).
+    const auto& st = net.state_;
+    const bool complete = st.optimizer.empty() ||
+                          (st.optimizer == "sgd" && st.velocity.size() == net.num_params() &&
+                           st.m.empty() && st.v.empty()) ||
+                          (st.optimizer == "adam" && st.m.size() == net.num_params() &&
+                           st.v.size() == net.num_params() && st.velocity.empty());
+    if (!complete)
+        throw ModelFormatError("model: the optimizer state does not match optimizer '" + st.optimizer +
+                               "' (sgd needs 'velocity', adam needs 'adam_m' and 'adam_v')");
     return net;
 }
 

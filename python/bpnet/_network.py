@@ -301,13 +301,15 @@ class Network:
         n_hidden = len(sizes) - 2
         if isinstance(activation, str):
             hidden = [activation] * n_hidden
-        else:
+        elif isinstance(activation, (list, tuple)):
             hidden = list(activation)
-            if len(hidden) != n_hidden:
-                raise ValueError(
-                    f"activation: expected one name or {n_hidden} (one per hidden layer), "
-                    f"got {len(hidden)}"
-                )
+        else:
+            raise ValueError(f"activation: expected a name or a list of names, got {activation!r}")
+        if len(hidden) != n_hidden:
+            raise ValueError(
+                f"activation: expected one name or {n_hidden} (one per hidden layer), "
+                f"got {len(hidden)}"
+            )
         for name in hidden + [output_activation]:
             if not isinstance(name, str):
                 raise ValueError(f"activation: expected a name, got {name!r}")
@@ -451,11 +453,11 @@ class Network:
         Does not change the network.
         """
         X = self._X(X)
-        loss, flat, deltas, z, a = self._net.backward(
+        loss, flat, deltas, z, a, x = self._net.backward(
             X, self._y(y, len(X)), self._w(sample_weight, len(X)), _float(alpha, "alpha")
         )
         ws, bs = self._split(flat)
-        trace = Trace(z=list(z), a=[X] + list(a))
+        trace = Trace(z=list(z), a=[x] + list(a))
         return Gradients(loss=loss, flat=flat, weights=ws, biases=bs, deltas=list(deltas), trace=trace)
 
     def gradient(self, X, y, sample_weight=None, alpha: float = 0.0):

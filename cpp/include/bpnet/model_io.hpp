@@ -17,10 +17,17 @@ public:
     using std::invalid_argument::invalid_argument;
 };
 
-// The path does not exist.
-class FileNotFoundError : public std::runtime_error {
+// The operating system refused a file operation (cannot create, read, rename; a directory
+// where a file was expected). Python sees OSError.
+class FileError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+// The path does not exist.
+class FileNotFoundError : public FileError {
+public:
+    using FileError::FileError;
 };
 
 enum class DType : std::uint8_t { float32 = 1, float64 = 2 };

@@ -9,9 +9,12 @@
 // Parameter layout in the flat buffer: W_1, b_1, W_2, b_2, ..., W_L, b_L.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <shared_mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -110,6 +113,65 @@ struct TrainState {
     std::uint64_t samples_seen = 0;    // across fits (scikit-learn's t_), for invscaling
 };
 
+namespace detail {
+
+// Keeps training and reading of one network apart: fit, step and init_params take it
+// exclusively (waiting for reads in flight); predict, forward, backward, loss, score and
+// to_model share it (waiting for a fit in another thread to end). The training thread itself
+// may read (an epoch callback that predicts). A copy of a network gets a fresh guard.
+class NetworkGuard {
+public:
+    NetworkGuard() = default;
+    NetworkGuard(const NetworkGuard&) {}
+    NetworkGuard& operator=(const NetworkGuard&) { return *this; }
+
+    class Reader {
+    public:
+        explicit Reader(const NetworkGuard& g)
+            : g_(g), locked_(g.writer_.load() != std::this_thread::get_id()) {
+            if (locked_) g_.mutex_.lock_shared();
+        }
+        ~Reader() {
+            if (locked_) g_.mutex_.unlock_shared();
+        }
+        Reader(const Reader&) = delete;
+        Reader& operator=(const Reader&) = delete;
+
+    private:
+        const NetworkGuard& g_;
+        bool locked_;
+    };
+
+    class Writer {
+    public:
+        explicit Writer(NetworkGuard& g)
+            : g_(g), locked_(g.writer_.load() != std::this_thread::get_id()) {
+            if (locked_) {
+                g_.mutex_.lock();
+                g_.writer_.store(std::this_thread::get_id());
+            }
+        }
+        ~Writer() {
+            if (locked_) {
+                g_.writer_.store(std::thread::id());
+                g_.mutex_.unlock();
+            }
+        }
+        Writer(const Writer&) = delete;
+        Writer& operator=(const Writer&) = delete;
+
+    private:
+        NetworkGuard& g_;
+        bool locked_;
+    };
+
+private:
+    mutable std::shared_mutex mutex_;
+    std::atomic<std::thread::id> writer_{};
+};
+
+}  // namespace detail
+
 template <class T>
 class Network {
 public:
@@ -142,8 +204,10 @@ public:
     const T* weights(std::size_t l) const { return params_.data() + weight_offset(l); }
     T* biases(std::size_t l) { return params_.data() + bias_offset(l); }
     const T* biases(std::size_t l) const { return params_.data() + bias_offset(l); }
+    // The optimizer state (not guarded: use train_state_copy while another thread may train).
     TrainState<T>& train_state() { return state_; }
     const TrainState<T>& train_state() const { return state_; }
+    TrainState<T> train_state_copy() const;
 
     // Glorot-uniform initialisation (scikit-learn's): W and b uniform in ±sqrt(f·6/(n_in+n_out)),
     // f = 1/3 before a sigmoid... exactly: bound = sqrt(6/(fan_in+fan_out)), sqrt(2/(...)) for
@@ -190,6 +254,8 @@ public:
 
     // Throws std::invalid_argument unless all entries are finite (name: "X", "y", ...).
     static void check_finite(const char* name, const T* data, std::size_t count);
+    // Throws std::invalid_argument unless the weights are finite, >= 0 and have a positive sum.
+    static void check_weights(const char* name, const T* w, std::size_t n);
 
 private:
     std::vector<std::size_t> sizes_;
@@ -199,6 +265,7 @@ private:
     std::vector<T> params_;
     std::vector<T> grads_;
     TrainState<T> state_;
+    detail::NetworkGuard guard_;
 };
 
 extern template class Network<float>;
