@@ -147,3 +147,20 @@ def test_raw_file_and_errors(tmp_path):
         fit_blocks(_net("float32"), f, np.zeros((SLICE_ROWS, 1), np.float32))
     with pytest.raises(ValueError, match="unsupported keyword"):
         fit_blocks(_net("float32"), f, np.zeros((SLICE_ROWS, 1), np.float32), batch_size=8, tol=1e-3)
+
+
+def test_rowfile_rejects_bad_arguments(tmp_path):
+    from bpnet.data import RowFile
+
+    raw = tmp_path / "rows.bin"
+    np.arange(12, dtype=np.float64).tofile(raw)
+    for kwargs, match in [(dict(dtype="f8", n_cols=0), "n_cols"), (dict(dtype="f8", n_cols=-2), "n_cols"),
+                          (dict(dtype="O", n_cols=2), "numeric"), (dict(dtype="f8", n_cols=2, offset=10**6), "offset")]:
+        with pytest.raises(ValueError, match=match):
+            RowFile(raw, **kwargs)
+    good = tmp_path / "a.npy"
+    np.save(good, np.ones((50, 3)))
+    cut = tmp_path / "cut.npy"
+    cut.write_bytes(good.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="truncated"):
+        RowFile(cut)

@@ -503,6 +503,7 @@ class Network:
         verbose: bool = False,
         progress: bool = False,
         n_threads: Optional[int] = None,
+        _warn_divergence: bool = True,
     ) -> History:
         """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
 
@@ -621,7 +622,7 @@ class Network:
         history = History(**h)
         if verbose and history.message:
             print(history.message)
-        if history.diverged:
+        if history.diverged and _warn_divergence:
             warnings.warn(history.message, DivergenceWarning, stacklevel=2)
         return history
 

@@ -63,11 +63,23 @@ class RowFile:
                 raise ValueError(f"{self.path}: expected a 1-D or 2-D array, got shape {shape}")
             self.dtype = np.dtype(dt)
             self.shape = tuple(shape)
+            if self.dtype.kind not in "biuf":
+                raise ValueError(f"{self.path}: expected numeric values, got dtype {self.dtype}")
+            need = self.offset + int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+            if need > size:
+                raise ValueError(f"{self.path}: the header describes {need} bytes but the file has "
+                                 f"{size} (truncated?)")
         else:
             if dtype is None or n_cols is None:
                 raise ValueError("dtype and n_cols: expected both for a raw file (or neither for .npy)")
             self.dtype = np.dtype(dtype)
+            if self.dtype.kind not in "biuf":
+                raise ValueError(f"dtype: expected a numeric type, got {self.dtype}")
+            if isinstance(n_cols, bool) or not isinstance(n_cols, (int, np.integer)) or n_cols < 1:
+                raise ValueError(f"n_cols: expected a positive integer, got {n_cols!r}")
             self.offset = int(offset)
+            if not 0 <= self.offset <= size:
+                raise ValueError(f"offset: expected a value in [0, {size}] (the file's size), got {offset}")
             row = self.dtype.itemsize * int(n_cols)
             if (size - self.offset) % row:
                 raise ValueError(f"{self.path}: {size - self.offset} bytes after the offset is not a "
@@ -186,13 +198,12 @@ def fit_blocks(
             wb = None if sample_weight is None else np.asarray(sample_weight[a:b])
             if wb is not None and not np.any(wb):
                 continue  # nothing to learn from this block (as Network.fit's zero-weight batches)
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", DivergenceWarning)
-                try:
-                    h = net.fit(Xb, yb, epochs=1, shuffle=shuffle, seed=int(block_seeds[k]),
-                                sample_weight=wb, warm_start=warm_start if first else True, **fit_kwargs)
-                except DivergenceWarning as exc:
-                    diverged, message = True, str(exc)
+            # divergence is read from the History (no warnings filter: that is process-wide)
+            h = net.fit(Xb, yb, epochs=1, shuffle=shuffle, seed=int(block_seeds[k]),
+                        sample_weight=wb, warm_start=warm_start if first else True,
+                        _warn_divergence=False, **fit_kwargs)
+            if h.diverged:
+                diverged, message = True, h.message
             del Xb, yb  # unmap the window
             first = False
             if diverged:

@@ -42,7 +42,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from ._network import DivergenceWarning, History, Network, _float, _positive_int
+from ._network import _optimizer_options, DivergenceWarning, History, Network, _float, _positive_int
 
 __all__ = ["DistributedError", "DistributedHistory", "fit", "fit_estimator", "abort_on_error",
            "shard_rows"]
@@ -158,6 +158,19 @@ def _local_inputs(net: Network, X, y, sample_weight, check_input: bool):
     return X, y, w
 
 
+def _check_optimizer_ranges(optimizer, momentum, beta_1, beta_2, epsilon):
+    """The ranges the C++ engine enforces, checked before any rank takes a step."""
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer: unknown name {optimizer!r}, expected one of sgd, adam")
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"momentum: expected a value in [0, 1], got {momentum}")
+    for name, v in (("beta_1", beta_1), ("beta_2", beta_2)):
+        if not 0 <= v < 1:
+            raise ValueError(f"{name}: expected a value in [0, 1), got {v}")
+    if not epsilon > 0:
+        raise ValueError(f"epsilon: expected a value > 0, got {epsilon}")
+
+
 def fit(
     net: Network,
     X,
@@ -243,9 +256,15 @@ def fit(
         batch_size = _positive_int(batch_size, "batch_size", allow_none=True)
         n_iter_no_change = _positive_int(n_iter_no_change, "n_iter_no_change")
         tol = None if tol is None else _float(tol, "tol")
+        if tol is not None and tol < 0:
+            raise ValueError(f"tol: expected a value >= 0, got {tol}")
         alpha = _float(alpha, "alpha")
         if alpha < 0:
             raise ValueError(f"alpha: expected a value >= 0, got {alpha}")
+        # the optimizer's settings are checked here, before the first step, on every rank
+        _optimizer_options(optimizer, learning_rate, alpha, momentum, nesterovs_momentum,
+                           beta_1, beta_2, epsilon, True, n_threads)
+        _check_optimizer_ranges(optimizer, momentum, beta_1, beta_2, epsilon)
         if callback is not None and not callable(callback):
             raise ValueError(f"callback: expected a callable, got {callback!r}")
         if seed is None:
