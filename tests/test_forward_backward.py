@@ -122,10 +122,9 @@ def test_gradcheck_reports_every_layer(rng):
     assert max(res.max_rel_error) < 1e-6
     assert res.passed()
     np.testing.assert_array_equal(net.params, before)
-    # and it detects a wrong gradient: compare against a perturbed analytic vector
-    wrong = res.analytic.copy()
-    wrong[0] += 0.1 * np.abs(wrong).max()
-    assert np.abs(wrong - res.numeric).max() > 1e-3 * np.abs(res.numeric).max()
+    # the numeric gradient is an independent computation: it matches our own central
+    # differences of the loss, entry by entry
+    np.testing.assert_allclose(res.numeric, numeric_gradient(net, X, y), rtol=1e-6, atol=1e-9)
 
 
 def test_gradcheck_float32(rng):
