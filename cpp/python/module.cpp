@@ -68,6 +68,21 @@ const T* check_weights(const CArray<T>& w, const char* name, std::size_t n) {
     return w.data();
 }
 
+// The arrays of one (X, y, sample_weight) call, shapes checked against the network (with the
+// GIL held; the values are checked by check_batch once it is released).
+template <class T>
+struct Batch {
+    std::size_t n;
+    const T *x, *y, *w;
+    Batch(const bpnet::Network<T>& net, const CArray<T>& X, const CArray<T>& Y,
+          const std::optional<CArray<T>>& W)
+        : n(check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]")), x(X.data()), y(Y.data()),
+          w(nullptr) {
+        check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
+        if (W) w = check_weights(*W, "sample_weight", n);
+    }
+};
+
 // The values of one (X, y, w, alpha) batch for loss, backward, gradient and score: at least
 // one row, finite X and y, valid weights, alpha >= 0. Called with the GIL released.
 template <class T>
@@ -180,12 +195,12 @@ void bind_network(py::module_& m, const char* cls) {
         .def("backward",
              [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
                 double alpha) {
-                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
-                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
+                 const Batch<T> b(net, X, Y, w);
+                 const std::size_t n = b.n;
+                 const T* wp = b.w;
                  LayerArrays<T> z(net, n), a(net, n), d(net, n);
                  py::array_t<T> grad({py::ssize_t(net.num_params())});
-                 const T *x = X.data(), *y = Y.data();
+                 const T *x = b.x, *y = b.y;
                  T* g = grad.mutable_data();
                  double c;
                  {
@@ -201,11 +216,11 @@ void bind_network(py::module_& m, const char* cls) {
              [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
                 double alpha) {
                  // backward without handing the layers to Python: only C and the flat ∂C/∂θ
-                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
-                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
+                 const Batch<T> b(net, X, Y, w);
+                 const std::size_t n = b.n;
+                 const T* wp = b.w;
                  py::array_t<T> grad({py::ssize_t(net.num_params())});
-                 const T *x = X.data(), *y = Y.data();
+                 const T *x = b.x, *y = b.y;
                  T* g = grad.mutable_data();
                  double c;
                  {
@@ -227,10 +242,10 @@ void bind_network(py::module_& m, const char* cls) {
         .def("loss",
              [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
                 double alpha) {
-                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
-                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
-                 const T *x = X.data(), *y = Y.data();
+                 const Batch<T> b(net, X, Y, w);
+                 const std::size_t n = b.n;
+                 const T* wp = b.w;
+                 const T *x = b.x, *y = b.y;
                  py::gil_scoped_release release;
                  check_batch(net, x, y, wp, n, alpha);
                  return net.loss(x, y, n, wp, alpha);
@@ -241,9 +256,9 @@ void bind_network(py::module_& m, const char* cls) {
                 const bpnet::FitOptions& options, py::object callback,
                 std::optional<CArray<T>> X_val, std::optional<CArray<T>> Y_val,
                 std::optional<CArray<T>> w_val) {
-                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
-                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
+                 const Batch<T> b(net, X, Y, w);
+                 const std::size_t n = b.n;
+                 const T* wp = b.w;
                  bpnet::ValidationData<T> val;
                  if (X_val || Y_val) {
                      if (!X_val || !Y_val)
@@ -291,7 +306,7 @@ void bind_network(py::module_& m, const char* cls) {
                      }
                      return false;
                  };
-                 const T *x = X.data(), *y = Y.data();
+                 const T *x = b.x, *y = b.y;
                  bpnet::History h;
                  {
                      py::gil_scoped_release release;
@@ -321,10 +336,10 @@ void bind_network(py::module_& m, const char* cls) {
         .def("score",
              [](const Net& net, const CArray<T>& X, const CArray<T>& Y, const std::string& metric,
                 std::optional<CArray<T>> w) {
-                 const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
-                 check_2d(Y, "y", py::ssize_t(n), net.n_outputs(), "layer_sizes[-1]");
-                 const T* wp = w ? check_weights(*w, "sample_weight", n) : nullptr;
-                 const T *x = X.data(), *y = Y.data();
+                 const Batch<T> b(net, X, Y, w);
+                 const std::size_t n = b.n;
+                 const T* wp = b.w;
+                 const T *x = b.x, *y = b.y;
                  py::gil_scoped_release release;
                  check_batch(net, x, y, wp, n, 0.0);
                  return net.score(x, y, n, metric, wp);
