@@ -209,9 +209,9 @@ public:
     const TrainState<T>& train_state() const { return state_; }
     TrainState<T> train_state_copy() const;
 
-    // Glorot-uniform initialisation (scikit-learn's): W and b uniform in ±sqrt(f·6/(n_in+n_out)),
-    // f = 1/3 before a sigmoid... exactly: bound = sqrt(6/(fan_in+fan_out)), sqrt(2/(...)) for
-    // sigmoid. Same numbers on every platform for the same seed. Resets the optimizer state.
+    // Glorot-uniform initialisation (scikit-learn's rule): W_l and b_l uniform in ±bound with
+    // bound = sqrt(6 / (n_{l-1} + n_l)), or sqrt(2 / (n_{l-1} + n_l)) for a sigmoid layer.
+    // The same numbers on every platform for the same seed. Resets the optimizer state.
     void init_params(std::uint64_t seed);
 
     // out (n, n_L) = network(X (n, n_0)). Writes only to out; safe to call from several threads.
