@@ -280,6 +280,11 @@ class Network:
     All parameters live in one flat buffer, ``params``; ``weights[l]`` (shape (n_l, n_{l-1}))
     and ``biases[l]`` are writable views into it, so writing through any of them changes the
     network, and views taken before ``fit`` show the trained values.
+
+    Threads: every computing call releases the GIL. Any number of threads may predict (or run
+    forward, backward, loss, save) at once; a ``fit`` or ``step`` waits for reads in flight, and
+    reads from other threads wait for a running ``fit`` to end (an epoch callback on the
+    training thread may read). Writes through the NumPy views are not guarded.
     """
 
     def __init__(
