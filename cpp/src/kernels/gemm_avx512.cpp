@@ -74,7 +74,8 @@ struct KernelF32 {
     }
 
     // c (12, 32) = alpha * a (kc, 12)ᵀ b (kc, 32) + beta * c
-    static void micro_kernel(std::size_t kc, const float* a, const float* b, float* c,
+    __attribute__((always_inline)) static void micro_kernel(std::size_t kc, const float* a,
+                                                           const float* b, float* c,
                              std::size_t ldc, float alpha, float beta) {
         __m512 acc[MR][2];
 #pragma GCC unroll 12
@@ -111,6 +112,52 @@ struct KernelF32 {
                 _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(va, acc[r][1], _mm512_mul_ps(vb, _mm512_loadu_ps(cr + 16))));
             }
         }
+    }
+
+    // Edge tile: the full MR x NR product restricted to nv = ceil(nr / 16) vectors per row
+    // (nr <= 16 computes half the tile), then only rows < mr and columns < nr stored, with the
+    // same vector epilogue as micro_kernel (so an element's bits do not depend on the tile).
+    template <int NV>
+    static void edge_nv(std::size_t kc, const float* a, const float* b, float* c,
+                        std::size_t ldc, float alpha, float beta, std::size_t mr,
+                        std::size_t nr) {
+        __m512 acc[MR][NV];
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r)
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+        for (std::size_t p = 0; p < kc; ++p) {
+            __m512 bv[NV];
+            for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + p * NR + 16 * v);
+            const float* ap = a + p * MR;
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                const __m512 av = _mm512_set1_ps(ap[r]);
+                for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+            }
+        }
+        __mmask16 mk[NV];
+        for (int v = 0; v < NV; ++v) mk[v] = mask16(nr > 16u * v ? nr - 16u * v : 0);
+        const __m512 va = _mm512_set1_ps(alpha);
+        const __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r) {  // fixed trip count keeps acc in registers
+            if (r >= mr) break;
+            float* cr = c + r * ldc;
+            for (int v = 0; v < NV; ++v) {
+                const __m512 out =
+                    beta == 0.0f
+                        ? _mm512_mul_ps(va, acc[r][v])
+                        : _mm512_fmadd_ps(va, acc[r][v],
+                                          _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mk[v], cr + 16 * v)));
+                _mm512_mask_storeu_ps(cr + 16 * v, mk[v], out);
+            }
+        }
+    }
+    static void edge_kernel(std::size_t kc, const float* a, const float* b, float* c,
+                            std::size_t ldc, float alpha, float beta, std::size_t mr,
+                            std::size_t nr) {
+        if (nr <= 16) edge_nv<1>(kc, a, b, c, ldc, alpha, beta, mr, nr);
+        else edge_nv<2>(kc, a, b, c, ldc, alpha, beta, mr, nr);
     }
 };
 

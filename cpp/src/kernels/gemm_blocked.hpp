@@ -91,6 +91,17 @@ static void pack_b(const GemmArgs<typename K::T>& g, std::size_t pc, std::size_t
     }
 }
 
+// Whether K has edge_kernel(kc, a, b, c, ldc, alpha, beta, mr, nr): an edge tile written
+// straight to C (masked), with the same bits as micro_kernel and combine would give.
+template <class K, class = void>
+struct HasEdgeKernel {
+    static constexpr bool value = false;
+};
+template <class K>
+struct HasEdgeKernel<K, decltype(void(&K::edge_kernel))> {
+    static constexpr bool value = true;
+};
+
 // C (mc, nc) = alpha * Ap Bp + beta * C, over packed blocks.
 template <class K>
 static void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, typename K::T alpha,
@@ -109,6 +120,8 @@ static void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, typenam
             T* c = C + ir * ldc + jr;
             if (mr == K::MR && nr == K::NR) {
                 K::micro_kernel(kc, a, b, c, ldc, alpha, beta);
+            } else if constexpr (HasEdgeKernel<K>::value) {
+                K::edge_kernel(kc, a, b, c, ldc, alpha, beta, mr, nr);
             } else {  // edge tile: full tile into a buffer, then the same epilogue per element
                 K::micro_kernel(kc, a, b, tile, K::NR, T(1), T(0));
                 for (std::size_t i = 0; i < mr; ++i)
