@@ -159,6 +159,56 @@ struct KernelF32 {
         if (nr <= 16) edge_nv<1>(kc, a, b, c, ldc, alpha, beta, mr, nr);
         else edge_nv<2>(kc, a, b, c, ldc, alpha, beta, mr, nr);
     }
+
+    // General tile for the direct (unpacked) driver: the MR x (16 * NV) product, then rows < mr
+    // and columns < nr stored with the same vector epilogue as micro_kernel (same bits).
+    //   A: AN ? a[r*sa + p] (rows of a row-major A) : a[p*sa + r] (packed, or Aᵀ in memory);
+    //      all MR rows must be readable.
+    //   B: BD ? b[p*sb + j] straight from a row-major B, masked to nr columns : packed (sb = NR).
+    template <int NV, bool AN, bool BD>
+    static void tile(std::size_t kc, const float* a, std::size_t sa, const float* b,
+                     std::size_t sb, float* c, std::size_t ldc, float alpha, float beta,
+                     std::size_t mr, std::size_t nr) {
+        __m512 acc[MR][NV];
+        __mmask16 mk[NV];
+        for (int v = 0; v < NV; ++v) mk[v] = mask16(nr > 16u * v ? nr - 16u * v : 0);
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r)
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+        for (std::size_t p = 0; p < kc; ++p) {
+            __m512 bv[NV];
+            for (int v = 0; v < NV; ++v)
+                bv[v] = BD ? _mm512_maskz_loadu_ps(mk[v], b + p * sb + 16 * v)
+                           : _mm512_load_ps(b + p * sb + 16 * v);
+#pragma GCC unroll 12
+            for (std::size_t r = 0; r < MR; ++r) {
+                const __m512 av = _mm512_set1_ps(AN ? a[r * sa + p] : a[p * sa + r]);
+                for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+            }
+        }
+        const __m512 va = _mm512_set1_ps(alpha);
+        const __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r) {
+            if (r >= mr) break;
+            float* cr = c + r * ldc;
+            for (int v = 0; v < NV; ++v) {
+                const __m512 out =
+                    beta == 0.0f
+                        ? _mm512_mul_ps(va, acc[r][v])
+                        : _mm512_fmadd_ps(va, acc[r][v],
+                                          _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mk[v], cr + 16 * v)));
+                _mm512_mask_storeu_ps(cr + 16 * v, mk[v], out);
+            }
+        }
+    }
+    template <bool AN, bool BD>
+    static void tile_nr(std::size_t kc, const float* a, std::size_t sa, const float* b,
+                        std::size_t sb, float* c, std::size_t ldc, float alpha, float beta,
+                        std::size_t mr, std::size_t nr) {
+        if (nr <= 16) tile<1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        else tile<2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    }
 };
 
 // ---- double -----------------------------------------------------------------------------
@@ -257,6 +307,17 @@ struct KernelF64 {
     }
 };
 
+// The direct driver pays where packing A is a large share of the work (k and n modest: each
+// A panel is reused across only n / NR tiles) and the whole packed Bᵀ slice (KC x n) stays in
+// L2 (n <= NC). B is read in place only when few row panels reuse it (m <= 2 MR): strided rows
+// of a wide B cost more in L1/TLB misses than the copy saves.
+static bool direct_ok(const GemmArgs<float>& g) {
+    return g.n <= KernelF32::NC && g.k >= 32;
+}
+static bool direct_b(const GemmArgs<float>& g) {
+    return g.tb == Trans::N && g.m <= 2 * KernelF32::MR;
+}
+
 // Vector types of the small direct path (see gemm_small in gemm_blocked.hpp).
 struct VecF32 {
     using T = float;
@@ -290,7 +351,54 @@ struct VecF64 {
     static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
 };
 
-void sgemm_blocked(const GemmArgs<float>& g, int nt) { gemm_blocked<KernelF32>(g, nt); }
+// Direct driver for mid-size products on one thread: full MR-row panels of A are read where
+// they lie (no packing), B too when it is row-major (tb == N); only Bᵀ and the last partial row
+// panel are packed. Same KC split and the same per-element arithmetic as gemm_blocked, so the
+// bits are those of the blocked path (and of any thread count).
+template <bool BD>
+static void direct_f32_b(const GemmArgs<float>& g) {
+    using K = KernelF32;
+    const std::size_t KC = balanced_block(g.k, K::KC, 1);
+    const std::size_t n_pad = (g.n + K::NR - 1) / K::NR * K::NR;
+    float* Ap = static_cast<float*>(scratch(0, K::MR * KC * sizeof(float)));
+    float* Bp = BD ? nullptr : static_cast<float*>(scratch(1, n_pad * KC * sizeof(float)));
+    for (std::size_t pc = 0; pc < g.k; pc += KC) {
+        const std::size_t kc = blk_min(KC, g.k - pc);
+        const float beta = pc == 0 ? g.beta : 1.0f;
+        if (!BD) pack_b<K>(g, pc, kc, 0, g.n, Bp);
+        for (std::size_t ir = 0; ir < g.m; ir += K::MR) {
+            const std::size_t mr = blk_min(K::MR, g.m - ir);
+            // Aᵀ in memory (ta == T) is read in place only for a short lda: its MR-float rows
+            // lie lda apart, and a long (page-multiple) lda puts them in a few L1 sets.
+            const bool a_direct = mr == K::MR && (g.ta == Trans::N || g.lda <= 256);
+            if (!a_direct) pack_a<K>(g, ir, mr, pc, kc, Ap);
+            for (std::size_t jr = 0; jr < g.n; jr += K::NR) {
+                const std::size_t nr = blk_min(K::NR, g.n - jr);
+                const float* b = BD ? g.B + pc * g.ldb + jr : Bp + jr * kc;
+                const std::size_t sb = BD ? g.ldb : K::NR;
+                float* c = g.C + ir * g.ldc + jr;
+                if (!a_direct)
+                    K::tile_nr<false, BD>(kc, Ap, K::MR, b, sb, c, g.ldc, g.alpha, beta, mr, nr);
+                else if (g.ta == Trans::N)
+                    K::tile_nr<true, BD>(kc, g.A + ir * g.lda + pc, g.lda, b, sb, c, g.ldc,
+                                         g.alpha, beta, mr, nr);
+                else
+                    K::tile_nr<false, BD>(kc, g.A + pc * g.lda + ir, g.lda, b, sb, c, g.ldc,
+                                          g.alpha, beta, mr, nr);
+            }
+        }
+    }
+    if (g.epi.fn) g.epi.fn(g.epi.ctx, g.C, g.ldc, 0, g.m, 0, g.n);
+}
+
+void sgemm_blocked(const GemmArgs<float>& g, int nt) {
+    if (nt <= 1 && direct_ok(g)) {
+        if (direct_b(g)) direct_f32_b<true>(g);
+        else direct_f32_b<false>(g);
+        return;
+    }
+    gemm_blocked<KernelF32>(g, nt);
+}
 void sgemm_small(const GemmArgs<float>& g) { gemm_small<VecF32>(g); }
 void dgemm_blocked(const GemmArgs<double>& g, int nt) { gemm_blocked<KernelF64>(g, nt); }
 void dgemm_small(const GemmArgs<double>& g) { gemm_small<VecF64>(g); }
