@@ -132,13 +132,20 @@ def abort_on_error(comm=None, exit_code: int = 1):
         if exc.code in (None, 0):
             raise
         sys.stderr.write(f"[rank {comm.Get_rank()}] exiting with {exc.code}; aborting the MPI job\n")
-        sys.stderr.flush()
-        comm.Abort(exit_code)
+        _abort(comm, exit_code)
     except BaseException:
         sys.stderr.write(f"[rank {comm.Get_rank()}] uncaught exception; aborting the MPI job\n")
         traceback.print_exc()
-        sys.stderr.flush()
-        comm.Abort(exit_code)
+        _abort(comm, exit_code)
+
+
+def _abort(comm, exit_code):
+    """Flush, give the launcher a moment to forward this rank's output (an abort can otherwise
+    cut it off), then stop every process of the job."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(1.0)
+    comm.Abort(exit_code)
 
 
 def _local_inputs(net: Network, X, y, sample_weight, check_input: bool):
