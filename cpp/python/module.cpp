@@ -96,6 +96,16 @@ void check_batch(const bpnet::Network<T>& net, const T* x, const T* y, const T* 
         throw std::invalid_argument("alpha: expected a finite value >= 0, got " + std::to_string(alpha));
 }
 
+// check_batch, forward and backward with the GIL released; returns C, writes ∂C/∂θ to g.
+template <class T>
+double forward_backward(const bpnet::Network<T>& net, const Batch<T>& b, double alpha, T* const* z,
+                        T* const* a, T* const* d, T* g) {
+    py::gil_scoped_release release;
+    check_batch(net, b.x, b.y, b.w, b.n, alpha);
+    net.forward(b.x, b.n, z, a);
+    return net.backward(b.x, b.y, b.n, z, a, d, g, b.w, alpha);
+}
+
 template <class T>
 py::array_t<T> new_array(std::size_t rows, std::size_t cols) {
     return py::array_t<T>({py::ssize_t(rows), py::ssize_t(cols)});
@@ -196,19 +206,10 @@ void bind_network(py::module_& m, const char* cls) {
              [](const Net& net, const CArray<T>& X, const CArray<T>& Y, std::optional<CArray<T>> w,
                 double alpha) {
                  const Batch<T> b(net, X, Y, w);
-                 const std::size_t n = b.n;
-                 const T* wp = b.w;
-                 LayerArrays<T> z(net, n), a(net, n), d(net, n);
+                 LayerArrays<T> z(net, b.n), a(net, b.n), d(net, b.n);
                  py::array_t<T> grad({py::ssize_t(net.num_params())});
-                 const T *x = b.x, *y = b.y;
-                 T* g = grad.mutable_data();
-                 double c;
-                 {
-                     py::gil_scoped_release release;
-                     check_batch(net, x, y, wp, n, alpha);
-                     net.forward(x, n, z.ptrs.data(), a.ptrs.data());
-                     c = net.backward(x, y, n, z.ptrs.data(), a.ptrs.data(), d.ptrs.data(), g, wp, alpha);
-                 }
+                 const double c = forward_backward(net, b, alpha, z.ptrs.data(), a.ptrs.data(),
+                                                   d.ptrs.data(), grad.mutable_data());
                  return py::make_tuple(c, grad, d.list(), z.list(), a.list(), X);
              },
              "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
@@ -217,25 +218,16 @@ void bind_network(py::module_& m, const char* cls) {
                 double alpha) {
                  // backward without handing the layers to Python: only C and the flat ∂C/∂θ
                  const Batch<T> b(net, X, Y, w);
-                 const std::size_t n = b.n;
-                 const T* wp = b.w;
+                 const std::size_t L = net.num_layers();
+                 std::size_t total = 0;
+                 for (std::size_t l = 0; l < L; ++l) total += b.n * net.layer_sizes()[l + 1];
+                 std::vector<T> buf(3 * total);
+                 std::vector<T*> z(L), a(L), d(L);
+                 for (std::size_t l = 0, off = 0; l < L; off += b.n * net.layer_sizes()[l + 1], ++l)
+                     z[l] = buf.data() + off, a[l] = z[l] + total, d[l] = z[l] + 2 * total;
                  py::array_t<T> grad({py::ssize_t(net.num_params())});
-                 const T *x = b.x, *y = b.y;
-                 T* g = grad.mutable_data();
-                 double c;
-                 {
-                     py::gil_scoped_release release;
-                     check_batch(net, x, y, wp, n, alpha);
-                     const std::size_t L = net.num_layers();
-                     std::size_t total = 0;
-                     for (std::size_t l = 0; l < L; ++l) total += n * net.layer_sizes()[l + 1];
-                     std::vector<T> buf(3 * total);
-                     std::vector<T*> z(L), a(L), d(L);
-                     for (std::size_t l = 0, off = 0; l < L; off += n * net.layer_sizes()[l + 1], ++l)
-                         z[l] = buf.data() + off, a[l] = z[l] + total, d[l] = z[l] + 2 * total;
-                     net.forward(x, n, z.data(), a.data());
-                     c = net.backward(x, y, n, z.data(), a.data(), d.data(), g, wp, alpha);
-                 }
+                 const double c = forward_backward(net, b, alpha, z.data(), a.data(), d.data(),
+                                                   grad.mutable_data());
                  return py::make_tuple(c, grad);
              },
              "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
