@@ -218,6 +218,30 @@ def test_per_sample_fast_path_gives_the_generic_bits(rng):
         assert ha.loss == hb.loss
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_thread_count_does_not_change_mid_size_batches(rng, dtype):
+    """Mid-size batches are cut into row chunks that run on separate threads (gathered rows,
+    sample weights and a penalty included); the cut does not depend on the thread count, so
+    neither do the weights, the losses or the optimizer state."""
+    X = rng.normal(size=(700, 64)).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, size=700)]
+    w = rng.uniform(0.5, 2.0, size=700).astype(dtype)
+    out = []
+    before = bpnet.get_num_threads()
+    try:
+        for nt in (1, 2):
+            bpnet.set_num_threads(nt)
+            net = bpnet.Network((64, 100, 10), activation="relu", output_activation="softmax",
+                                loss="cross_entropy", dtype=dtype, seed=1)
+            h = net.fit(X, Y, optimizer="adam", learning_rate=1e-3, epochs=3, batch_size=200,
+                        seed=0, sample_weight=w, alpha=1e-3)
+            g = net.backward(X[:200], Y[:200], sample_weight=w[:200], alpha=1e-3)
+            out.append((net.params.tobytes(), h.loss, g.flat.tobytes(), g.loss))
+    finally:
+        bpnet.set_num_threads(before)
+    assert out[0] == out[1]
+
+
 def test_thread_count_does_not_change_the_weights(rng):
     X = rng.normal(size=(512, 300)).astype(np.float32)
     Y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=512)]
@@ -252,6 +276,19 @@ def test_step_with_backward_equals_fit(rng, opt, kw):
     for _ in range(2):
         for s in range(0, 40, 10):
             b.step(b.backward(X[s:s + 10], y[s:s + 10]).flat, optimizer=opt, learning_rate=0.01, **kw)
+    assert a.params.tobytes() == b.params.tobytes()
+
+
+def test_step_with_backward_equals_fit_on_chunked_batches(rng):
+    """The same on mid-size batches, which forward and backward cut into row chunks."""
+    X = rng.normal(size=(400, 64))
+    Y = np.eye(10)[rng.integers(0, 10, size=400)]
+    kw = dict(activation="relu", output_activation="softmax", loss="cross_entropy", seed=3)
+    a, b = bpnet.Network((64, 100, 10), **kw), bpnet.Network((64, 100, 10), **kw)
+    a.fit(X, Y, optimizer="adam", learning_rate=1e-3, epochs=2, batch_size=200, shuffle=False)
+    for _ in range(2):
+        for s in range(0, 400, 200):
+            b.step(b.backward(X[s:s + 200], Y[s:s + 200]).flat, optimizer="adam", learning_rate=1e-3)
     assert a.params.tobytes() == b.params.tobytes()
 
 

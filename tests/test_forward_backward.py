@@ -83,6 +83,35 @@ def test_penalty_and_sample_weight_match_numpy(rng, alpha):
         close(g.biases[l], dbs[l], 1e-10)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [64, 200, 333])
+def test_mid_size_batches_cut_in_row_chunks_match_numpy(rng, dtype, n):
+    """A mid-size batch (digits-shaped: 64-100-10) is cut into row chunks whose gradients are
+    summed (Network::row_chunks); with sample weights and a penalty it is still the gradient
+    of the NumPy reference, and the Δ rows land where they belong."""
+    sizes = [64, 100, 10]
+    net = bpnet.Network(sizes, activation="relu", output_activation="softmax", loss="cross_entropy",
+                        dtype=dtype, seed=4)
+    X = rng.normal(size=(n, 64)).astype(dtype)
+    y = np.eye(10)[rng.integers(0, 10, size=n)].astype(dtype)
+    w = rng.uniform(0.2, 3.0, size=n).astype(dtype)
+    Ws = [v.astype(np.float64) for v in net.weights]
+    bs = [v.astype(np.float64) for v in net.biases]
+    C, dWs, dbs, deltas, zs, As = ref.backward(Ws, bs, ["relu", "softmax"], "cross_entropy",
+                                               X.astype(np.float64), y.astype(np.float64),
+                                               w.astype(np.float64), 0.3)
+    tol = TOL[dtype]
+    trace = net.forward(X)
+    for l in range(2):
+        close(trace.z[l], zs[l], tol)
+    g = net.backward(X, y, sample_weight=w, alpha=0.3)
+    assert g.loss == pytest.approx(C, rel=tol)
+    for l in range(2):
+        close(g.weights[l], dWs[l], tol)
+        close(g.biases[l], dbs[l], tol)
+        close(g.deltas[l], deltas[l], tol)
+
+
 def numeric_gradient(net, X, y, h=1e-6):
     """Central differences on the flat parameter vector, written here independently."""
     p = net.params

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <type_traits>
 #include <limits>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -34,6 +35,60 @@ double physical_memory_bytes() {
 #endif
     return 0;
 }
+
+// Sets flush-to-zero and denormals-are-zero for the calling thread while alive (x86 SSE):
+// denormal optimizer state and activations would otherwise slow training down many-fold.
+class FlushDenormals {
+public:
+    FlushDenormals() {
+#if defined(__SSE__) || defined(__x86_64__)
+        saved_ = __builtin_ia32_stmxcsr();
+        __builtin_ia32_ldmxcsr(saved_ | 0x8040u);
+#endif
+    }
+    ~FlushDenormals() {
+#if defined(__SSE__) || defined(__x86_64__)
+        __builtin_ia32_ldmxcsr(saved_);
+#endif
+    }
+    FlushDenormals(const FlushDenormals&) = delete;
+    FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+private:
+    unsigned saved_ = 0;
+};
+
+// Gives the calling thread (an OpenMP worker) the floating-point mode of another thread while
+// alive, so flush-to-zero is on in a worker exactly when it is on in the thread that forked:
+// a chunk's bits never depend on which thread ran it.
+class SameFloatMode {
+public:
+    explicit SameFloatMode(unsigned mode) {
+#if defined(__SSE__) || defined(__x86_64__)
+        saved_ = __builtin_ia32_stmxcsr();
+        __builtin_ia32_ldmxcsr(mode);
+#else
+        (void)mode;
+#endif
+    }
+    ~SameFloatMode() {
+#if defined(__SSE__) || defined(__x86_64__)
+        __builtin_ia32_ldmxcsr(saved_);
+#endif
+    }
+    static unsigned current() {
+#if defined(__SSE__) || defined(__x86_64__)
+        return __builtin_ia32_stmxcsr();
+#else
+        return 0;
+#endif
+    }
+    SameFloatMode(const SameFloatMode&) = delete;
+    SameFloatMode& operator=(const SameFloatMode&) = delete;
+
+private:
+    unsigned saved_ = 0;
+};
 
 }  // namespace
 
@@ -166,6 +221,64 @@ void Network<T>::check_finite(const char* name, const T* data, std::size_t count
                                         std::to_string(i));
 }
 
+// ---------------------------------------------------------------- row chunks
+
+namespace {
+
+// Row chunks of a batch (see Network::row_chunks): at least this many rows per chunk, and at
+// least this many multiply-adds per batch before cutting pays for a parallel region.
+constexpr std::size_t kChunkMinRows = 32;
+constexpr double kChunkMinMultiplyAdds = 1.0e5;
+constexpr std::size_t kMaxChunks = 2;
+// backward_rows keeps its per-layer pointers on the stack up to this depth
+constexpr std::size_t kMaxLayersOnStack = 16;
+
+// Runs body(r0, r1, c) for the chunks c of n rows (chunk c: rows [c·n/chunks, (c+1)·n/chunks)),
+// on up to `chunks` threads, each with the caller's floating-point mode. An exception thrown by
+// a chunk is rethrown here after every chunk has finished.
+template <class Body>
+void in_chunks(std::size_t chunks, std::size_t n, const Body& body) {
+#ifdef BPNET_WITH_OPENMP
+    const int nt = static_cast<int>(std::min<std::size_t>(chunks, std::size_t(num_threads())));
+#else
+    const int nt = 1;
+#endif
+    const unsigned mode = SameFloatMode::current();
+    std::exception_ptr error;
+    const std::ptrdiff_t count = std::ptrdiff_t(chunks);
+#ifdef BPNET_WITH_OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
+    for (std::ptrdiff_t c = 0; c < count; ++c) {
+        SameFloatMode same(mode);
+        try {
+            body(std::size_t(c) * n / chunks, (std::size_t(c) + 1) * n / chunks, std::size_t(c));
+        } catch (...) {
+#ifdef BPNET_WITH_OPENMP
+#pragma omp critical(bpnet_chunk_error)
+#endif
+            if (!error) error = std::current_exception();
+        }
+    }
+    (void)nt;
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+template <class T>
+std::size_t Network<T>::row_chunks(std::size_t n) const {
+    if (n < kMaxChunks * kChunkMinRows) return 1;
+    double total = 0, largest = 0;
+    for (std::size_t l = 0; l < num_layers(); ++l) {
+        const double work = double(n) * double(sizes_[l]) * double(sizes_[l + 1]);
+        total += work;
+        largest = std::max(largest, work);
+    }
+    if (largest >= kernels::kParallelMultiplyAdds || total < kChunkMinMultiplyAdds) return 1;
+    return kMaxChunks;
+}
+
 // ---------------------------------------------------------------- forward
 
 namespace {
@@ -266,12 +379,25 @@ void delta_product(T* delta_prev, const T* delta, const T* W, Activation act, co
 }  // namespace
 
 template <class T>
+void Network<T>::forward_rows(const T* X, std::size_t r0, std::size_t r1, T* const* z,
+                              T* const* a) const {
+    for (std::size_t l = 0; l < num_layers(); ++l) {
+        const std::size_t n_in = sizes_[l], n_out = sizes_[l + 1];
+        dense_forward(z[l] + r0 * n_out, a[l] + r0 * n_out,
+                      l == 0 ? X + r0 * n_in : a[l - 1] + r0 * n_in, weights(l), biases(l),
+                      acts_[l], r1 - r0, n_in, n_out);
+    }
+}
+
+template <class T>
 void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) const {
     detail::NetworkGuard::Reader lock(guard_);
-    for (std::size_t l = 0; l < num_layers(); ++l)
-        dense_forward(z[l], a[l], l == 0 ? X : a[l - 1], params_.data() + offsets_[l],
-                      params_.data() + offsets_[l] + sizes_[l + 1] * sizes_[l], acts_[l], n,
-                      sizes_[l], sizes_[l + 1]);
+    // Cut as backward cuts the batch, so forward + backward gives fit's bits.
+    const std::size_t chunks = row_chunks(n);
+    if (chunks == 1) return forward_rows(X, 0, n, z, a);
+    in_chunks(chunks, n, [&](std::size_t r0, std::size_t r1, std::size_t) {
+        forward_rows(X, r0, r1, z, a);
+    });
 }
 
 template <class T>
@@ -343,46 +469,125 @@ double Network<T>::loss(const T* X, const T* Y, std::size_t n, const T* w, doubl
 }
 
 template <class T>
-double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
-                            T* const* delta, T* grad, const T* w, double alpha) const {
-    detail::NetworkGuard::Reader lock(guard_);
-    const std::size_t L = num_layers();
-    const double n_eff = weight_sum(w, n);
-    const T scale = T(1.0 / n_eff);
-    double c = loss_sum(loss_, a[L - 1], Y, w, n, n_outputs()) / n_eff;
+double Network<T>::backward_rows(const T* X, const T* Y, const T* w, std::size_t r0,
+                                 std::size_t r1, T* const* z_all, T* const* a_all,
+                                 T* const* delta_all, T* grad, T scale) const {
+    const std::size_t L = num_layers(), n = r1 - r0;
+    // this chunk's rows of every layer's buffers
+    T* z[kMaxLayersOnStack];
+    T* a[kMaxLayersOnStack];
+    T* delta[kMaxLayersOnStack];
+    std::vector<T*> heap;
+    T** zp = z;
+    T** ap = a;
+    T** dp = delta;
+    if (L > kMaxLayersOnStack) {
+        heap.resize(3 * L);
+        zp = heap.data(), ap = heap.data() + L, dp = heap.data() + 2 * L;
+    }
+    for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t off = r0 * sizes_[l + 1];
+        zp[l] = z_all[l] + off, ap[l] = a_all[l] + off, dp[l] = delta_all[l] + off;
+    }
+    X += r0 * n_inputs(), Y += r0 * n_outputs();
+    if (w) w += r0;
+    const double c = loss_sum(loss_, ap[L - 1], Y, w, n, n_outputs());
     // δ^(L) = ∇_a C ⊙ σ'(z^(L)), fused with the loss (one row per sample)
-    loss_delta(loss_, acts_[L - 1], delta[L - 1], z[L - 1], a[L - 1], Y, w, n, n_outputs());
-    double sq = 0;
+    loss_delta(loss_, acts_[L - 1], dp[L - 1], zp[L - 1], ap[L - 1], Y, w, n, n_outputs());
     for (std::size_t l = L; l-- > 0;) {
         const std::size_t n_in = sizes_[l], n_out = sizes_[l + 1];
-        const T* a_prev = l == 0 ? X : a[l - 1];
+        const T* a_prev = l == 0 ? X : ap[l - 1];
         T* dW = grad + offsets_[l];
         T* db = dW + n_out * n_in;
         // ∂C/∂W_l = (1/n) Δ_lᵀ A_{l−1}:  delta (n, n_out), a_prev (n, n_in), dW (n_out, n_in)
-        weight_gradient(dW, delta[l], a_prev, scale, n, n_in, n_out);
-        if (alpha != 0) {
-            const T* W = weights(l);
-            const T k = T(alpha / n_eff);
-            for (std::size_t i = 0; i < n_out * n_in; ++i) {
-                dW[i] += k * W[i];
-                sq += double(W[i]) * W[i];
-            }
-        }
+        weight_gradient(dW, dp[l], a_prev, scale, n, n_in, n_out);
         // ∂C/∂b_l = (1/n) Σ_rows Δ_l
         std::fill(db, db + n_out, T(0));
         for (std::size_t i = 0; i < n; ++i) {
-            const T* d = delta[l] + i * n_out;
+            const T* d = dp[l] + i * n_out;
             for (std::size_t j = 0; j < n_out; ++j) db[j] += d[j];
         }
         for (std::size_t j = 0; j < n_out; ++j) db[j] *= scale;
         if (l > 0) {
             // Δ_{l−1} = (Δ_l W_l) ⊙ σ'(Z_{l−1}):  delta (n, n_out), W (n_out, n_in)
-            delta_product(delta[l - 1], delta[l], params_.data() + offsets_[l], acts_[l - 1],
-                          z[l - 1], a[l - 1], n, n_in, n_out);
+            delta_product(dp[l - 1], dp[l], weights(l), acts_[l - 1], zp[l - 1], ap[l - 1], n,
+                          n_in, n_out);
         }
     }
-    if (alpha != 0) c += alpha / (2.0 * n_eff) * sq;
     return c;
+}
+
+template <class T>
+double Network<T>::gradient(bool with_forward, const T* X, const T* Y, std::size_t n,
+                            T* const* z, T* const* a, T* const* delta, T* grad, const T* w,
+                            double alpha, const Gather* gather) const {
+    const std::size_t L = num_layers(), np = num_params();
+    const std::size_t n0 = n_inputs(), nL = n_outputs();
+    double n_eff = 0;
+    if (gather) {
+        if (gather->w)
+            for (std::size_t i = 0; i < n; ++i) n_eff += gather->w[gather->rows[i]];
+        else
+            n_eff = double(n);
+        X = gather->xb, Y = gather->yb, w = gather->w ? gather->wb : nullptr;
+    } else {
+        n_eff = weight_sum(w, n);
+    }
+    const T scale = T(1.0 / n_eff);
+    // One chunk's work: gather its rows, forward them, backpropagate them.
+    auto chunk = [&](std::size_t r0, std::size_t r1, T* g) {
+        if (gather)
+            for (std::size_t i = r0; i < r1; ++i) {
+                const std::size_t r = gather->rows[i];
+                std::copy(gather->X + r * n0, gather->X + (r + 1) * n0, gather->xb + i * n0);
+                std::copy(gather->Y + r * nL, gather->Y + (r + 1) * nL, gather->yb + i * nL);
+                if (gather->w) gather->wb[i] = gather->w[r];
+            }
+        if (with_forward) forward_rows(X, r0, r1, z, a);
+        return backward_rows(X, Y, w, r0, r1, z, a, delta, g, scale);
+    };
+    double c = 0;
+    const std::size_t chunks = row_chunks(n);
+    if (chunks == 1) {
+        c = chunk(0, n, grad);
+    } else {
+        // chunk 0 writes grad, the others their own buffer; summed in chunk order
+        // (the caller's thread-local buffer: a lambda body on a worker would see its own)
+        thread_local std::vector<T> extra_buffer;
+        if (extra_buffer.size() < (chunks - 1) * np) extra_buffer.resize((chunks - 1) * np);
+        T* const extra = extra_buffer.data();
+        double part[kMaxChunks] = {};
+        in_chunks(chunks, n, [&](std::size_t r0, std::size_t r1, std::size_t k) {
+            part[k] = chunk(r0, r1, k == 0 ? grad : extra + (k - 1) * np);
+        });
+        for (std::size_t k = 1; k < chunks; ++k) {
+            const T* e = extra + (k - 1) * np;
+            for (std::size_t i = 0; i < np; ++i) grad[i] += e[i];
+        }
+        for (std::size_t k = 0; k < chunks; ++k) c += part[k];
+    }
+    c /= n_eff;
+    if (alpha != 0) {
+        double sq = 0;
+        const T k = T(alpha / n_eff);
+        for (std::size_t l = 0; l < L; ++l) {
+            const T* W = weights(l);
+            T* dW = grad + offsets_[l];
+            for (std::size_t i = 0; i < sizes_[l + 1] * sizes_[l]; ++i) {
+                dW[i] += k * W[i];
+                sq += double(W[i]) * W[i];
+            }
+        }
+        c += alpha / (2.0 * n_eff) * sq;
+    }
+    return c;
+}
+
+template <class T>
+double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
+                            T* const* delta, T* grad, const T* w, double alpha) const {
+    detail::NetworkGuard::Reader lock(guard_);
+    return gradient(false, X, Y, n, z, a, delta, grad, w, alpha, nullptr);
 }
 
 // ---------------------------------------------------------------- training
@@ -436,27 +641,6 @@ void check_options(const FitOptions& o) {
     if (o.n_threads < 0) bad("n_threads: expected a positive count (or 0 for the default)", o.n_threads);
 }
 
-// Sets flush-to-zero and denormals-are-zero for the calling thread while alive (x86 SSE):
-// denormal optimizer state and activations would otherwise slow training down many-fold.
-class FlushDenormals {
-public:
-    FlushDenormals() {
-#if defined(__SSE__) || defined(__x86_64__)
-        saved_ = __builtin_ia32_stmxcsr();
-        __builtin_ia32_ldmxcsr(saved_ | 0x8040u);
-#endif
-    }
-    ~FlushDenormals() {
-#if defined(__SSE__) || defined(__x86_64__)
-        __builtin_ia32_ldmxcsr(saved_);
-#endif
-    }
-    FlushDenormals(const FlushDenormals&) = delete;
-    FlushDenormals& operator=(const FlushDenormals&) = delete;
-
-private:
-    unsigned saved_ = 0;
-};
 
 
 #ifdef BPNET_WITH_OPENMP
@@ -713,17 +897,13 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         for (std::size_t start = 0; start < n; start += B) {
             const std::size_t m = std::min(B, n - start);
             const T *xp = X + start * n0, *yp = Y + start * nL, *wp = w ? w + start : nullptr;
-            if (gather && m == 1) {  // one row: read it in place
+            // Shuffled rows: one is read in place; more are copied to xb, yb, wb by the
+            // chunks of the batch (in parallel, see row_chunks).
+            Gather rows{X, Y, w, perm.data() + start, xb.data(), yb.data(), wb.data()};
+            const Gather* gathered = gather && m > 1 ? &rows : nullptr;
+            if (gather && m == 1) {
                 const std::size_t r = perm[start];
                 xp = X + r * n0, yp = Y + r * nL, wp = w ? w + r : nullptr;
-            } else if (gather) {
-                for (std::size_t i = 0; i < m; ++i) {
-                    const std::size_t r = perm[start + i];
-                    std::copy(X + r * n0, X + (r + 1) * n0, xb.data() + i * n0);
-                    std::copy(Y + r * nL, Y + (r + 1) * nL, yb.data() + i * nL);
-                    if (w) wb[i] = w[r];
-                }
-                xp = xb.data(), yp = yb.data(), wp = w ? wb.data() : nullptr;
             }
             if (per_sample && m == 1) {
                 const double c = sgd_sample_step(sizes_, acts_, loss_, offsets_, theta, xp, yp,
@@ -734,14 +914,18 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
                 }
                 epoch_loss += c, epoch_weight += 1;
             } else {
-                if (wp && weight_sum(wp, m) == 0) continue;  // all-zero weights: nothing to learn
-                forward(xp, m, z.data(), a.data());
-                const double c = backward(xp, yp, m, z.data(), a.data(), d.data(), g, wp, o.alpha);
+                double bw = double(m);
+                if (w) {
+                    bw = 0;
+                    for (std::size_t i = 0; i < m; ++i) bw += gathered ? w[perm[start + i]] : wp[i];
+                    if (bw == 0) continue;  // all-zero weights: nothing to learn
+                }
+                const double c = gradient(true, xp, yp, m, z.data(), a.data(), d.data(), g, wp,
+                                          o.alpha, gathered);
                 if (!std::isfinite(c)) {
                     bad = true;
                     break;
                 }
-                const double bw = wp ? weight_sum(wp, m) : double(m);
                 epoch_loss += c * bw, epoch_weight += bw;
                 // One optimizer step over the flat buffers (scikit-learn's update rules).
                 optimizer_step(opt, o, s, theta, g, np, lr);

@@ -258,6 +258,28 @@ public:
     static void check_weights(const char* name, const T* w, std::size_t n);
 
 private:
+    // A batch's rows are cut into row_chunks(n) chunks for forward and backward; the chunks run
+    // on separate threads when there are some. The cut depends on n and the layer sizes only,
+    // never on the thread count, so the gradient's sums (and the weights) are the same bits for
+    // any thread count. Only mid-size batches are cut: large products already split over
+    // threads inside the kernels, and small batches would not pay for a parallel region.
+    std::size_t row_chunks(std::size_t n) const;
+    // Gathered rows (a shuffled batch): chunk c copies its rows of X, Y, w into xb, yb, wb.
+    struct Gather {
+        const T *X, *Y, *w;
+        const std::size_t* rows;
+        T *xb, *yb, *wb;
+    };
+    void forward_rows(const T* X, std::size_t r0, std::size_t r1, T* const* z, T* const* a) const;
+    // Σ_i w_i C_i over rows [r0, r1); writes scale · ∂(Σ_i w_i C_i)/∂θ over those rows to grad
+    // (no penalty) and their Δ_l rows.
+    double backward_rows(const T* X, const T* Y, const T* w, std::size_t r0, std::size_t r1,
+                         T* const* z, T* const* a, T* const* delta, T* grad, T scale) const;
+    // backward (after forward, or with it when with_forward), chunked as row_chunks says.
+    double gradient(bool with_forward, const T* X, const T* Y, std::size_t n, T* const* z,
+                    T* const* a, T* const* delta, T* grad, const T* w, double alpha,
+                    const Gather* gather) const;
+
     std::vector<std::size_t> sizes_;
     std::vector<Activation> acts_;
     Loss loss_;

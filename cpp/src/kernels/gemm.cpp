@@ -49,8 +49,7 @@ namespace {
 // Products up to this many multiply-adds skip packing: packing costs O(mk + kn) and would
 // dominate. Thin products (one or two rows, e.g. predicting one sample) stay direct as well.
 constexpr double kSmallMNK = 24.0 * 24.0 * 24.0;
-// Threads only pay above this many multiply-adds (a parallel region costs ~1-2 us).
-constexpr double kParallelMNK = 2.0e6;
+constexpr double kParallelMNK = kParallelMultiplyAdds;
 
 #if defined(__GNUC__)
 #define BPNET_COLD __attribute__((noinline, cold))

@@ -14,6 +14,10 @@ namespace bpnet::kernels {
 
 enum class Trans { N, T };
 
+// Products with fewer multiply-adds than this run on one thread (a parallel region costs
+// ~1-2 us, and more on a loaded machine); larger ones split C over the threads.
+constexpr double kParallelMultiplyAdds = 2.0e6;
+
 // A fused epilogue: called once for every finished block of C (rows i0..i0+rows, columns
 // j0..j0+cols, at C_block = C + i0*ldc + j0) while the block is still in cache, e.g. to apply
 // an activation right after the forward product. Blocks are disjoint and may be handed to
