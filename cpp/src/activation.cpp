@@ -3,6 +3,7 @@
 #include "bpnet/activation.hpp"
 
 #include "clones.hpp"
+#include "vmath.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -46,10 +47,46 @@ namespace {
 
 template <class T>
 inline T sigmoid(T z) {
-    // Stable for large |z|: never exp of a large positive number.
-    if (z >= T(0)) return T(1) / (T(1) + std::exp(-z));
-    const T e = std::exp(z);
-    return e / (T(1) + e);
+    // Stable for large |z|: never exp of a large positive number. Branch-free, so it vectorises.
+    const T e = vmath::exp(z >= T(0) ? -z : z);
+    return z >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
+// Softmax of each row: exp(z − max) / Σ exp(z − max). Works through rows in groups so the
+// exp runs over one long contiguous stretch (it vectorises) when the rows are contiguous.
+template <class T>
+BPNET_CLONES void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t cols, std::size_t ld) {
+    constexpr std::size_t group = 64;
+    T mx[group];
+    for (std::size_t i0 = 0; i0 < rows; i0 += group) {
+        const std::size_t g = std::min(group, rows - i0);
+        for (std::size_t i = 0; i < g; ++i) {
+            const T* zi = z + (i0 + i) * ld;
+            T m = zi[0];
+            for (std::size_t j = 1; j < cols; ++j) m = zi[j] > m ? zi[j] : m;
+            mx[i] = m;
+        }
+        if (ld == cols) {
+            T* ab = a + i0 * ld;
+            const T* zb = z + i0 * ld;
+            for (std::size_t i = 0; i < g; ++i)
+                for (std::size_t j = 0; j < cols; ++j) ab[i * cols + j] = zb[i * cols + j] - mx[i];
+            for (std::size_t q = 0; q < g * cols; ++q) ab[q] = vmath::exp(ab[q]);
+        } else {
+            for (std::size_t i = 0; i < g; ++i) {
+                T* ai = a + (i0 + i) * ld;
+                const T* zi = z + (i0 + i) * ld;
+                for (std::size_t j = 0; j < cols; ++j) ai[j] = vmath::exp(zi[j] - mx[i]);
+            }
+        }
+        for (std::size_t i = 0; i < g; ++i) {
+            T* ai = a + (i0 + i) * ld;
+            T s = 0;
+            for (std::size_t j = 0; j < cols; ++j) s += ai[j];
+            const T inv = T(1) / s;
+            for (std::size_t j = 0; j < cols; ++j) ai[j] *= inv;
+        }
+    }
 }
 
 }  // namespace
@@ -58,6 +95,7 @@ template <class T>
 BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
                         std::size_t ld) {
     // z, a: (rows, cols), leading dimension ld
+    if (act == Activation::softmax) return softmax_rows(a, z, rows, cols, ld);
     for (std::size_t i = 0; i < rows; ++i) {
         const T* zi = z + i * ld;
         T* ai = a + i * ld;
@@ -79,20 +117,10 @@ BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size
                     ai[j] = zi[j] > T(0) ? zi[j] : T(leaky_relu_slope) * zi[j];
                 break;
             case Activation::exp:
-                for (std::size_t j = 0; j < cols; ++j) ai[j] = std::exp(zi[j]);
+                for (std::size_t j = 0; j < cols; ++j) ai[j] = vmath::exp(zi[j]);
                 break;
-            case Activation::softmax: {
-                T mx = zi[0];
-                for (std::size_t j = 1; j < cols; ++j) mx = std::max(mx, zi[j]);
-                T s = 0;
-                for (std::size_t j = 0; j < cols; ++j) {
-                    ai[j] = std::exp(zi[j] - mx);
-                    s += ai[j];
-                }
-                const T inv = T(1) / s;
-                for (std::size_t j = 0; j < cols; ++j) ai[j] *= inv;
+            case Activation::softmax:  // handled above
                 break;
-            }
         }
     }
 }
