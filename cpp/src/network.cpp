@@ -20,6 +20,10 @@
 #include "kernels/gemm.hpp"
 #include "rng.hpp"
 
+#ifdef BPNET_WITH_OPENMP
+#include <omp.h>
+#endif
+
 namespace bpnet {
 
 using kernels::gemm;
@@ -643,42 +647,81 @@ void check_options(const FitOptions& o) {
 
 
 
-#ifdef BPNET_WITH_OPENMP
-#define BPNET_OMP_FOR _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")
-#define BPNET_OMP_PARALLEL _Pragma("omp parallel num_threads(nt) if (nt > 1)")
-#define BPNET_OMP_LOOP _Pragma("omp for schedule(static)")
-#else
-#define BPNET_OMP_FOR
-#define BPNET_OMP_PARALLEL
-#define BPNET_OMP_LOOP
-#endif
+
+// The update rules over entries [i0, i1) of the flat buffers. Compiled per instruction set
+// (BPNET_CLONES); kept free of OpenMP, whose outlined loop bodies would not be cloned.
+template <class T>
+BPNET_CLONES void sgd_range(T* theta, const T* g, std::ptrdiff_t i0, std::ptrdiff_t i1,
+                            double lr) {
+    for (std::ptrdiff_t i = i0; i < i1; ++i) theta[i] -= T(lr * g[i]);
+}
+
+template <class T>
+BPNET_CLONES void momentum_range(T* theta, const T* g, T* v, std::ptrdiff_t i0, std::ptrdiff_t i1,
+                                 T mu, T eta, bool nesterov) {
+    if (nesterov)
+        for (std::ptrdiff_t i = i0; i < i1; ++i) {
+            v[i] = mu * v[i] - eta * g[i];
+            theta[i] += mu * v[i] - eta * g[i];
+        }
+    else
+        for (std::ptrdiff_t i = i0; i < i1; ++i) {
+            v[i] = mu * v[i] - eta * g[i];
+            theta[i] += v[i];
+        }
+}
+
+template <class T>
+BPNET_CLONES void adam_range(T* __restrict theta, const T* __restrict g, T* __restrict m1,
+                             T* __restrict m2, std::ptrdiff_t i0, std::ptrdiff_t i1, T b1, T b2,
+                             T c1, T c2, T lr_t, T eps) {
+    for (std::ptrdiff_t i = i0; i < i1; ++i) {
+        const T gi = g[i];
+        const T a = b1 * m1[i] + c1 * gi;
+        const T b = b2 * m2[i] + c2 * gi * gi;
+        m1[i] = a, m2[i] = b;
+        theta[i] -= lr_t * a / (std::sqrt(b) + eps);
+    }
+}
 
 // One step of sgd (plain, momentum, Nesterov) or Adam over the flat buffers. Element-wise, so
 // it is split over threads for large networks without changing any result.
 template <class T>
-BPNET_CLONES void optimizer_step(Opt opt, const FitOptions& o, TrainState<T>& s, T* theta,
-                                 const T* g, std::size_t np, double lr) {
+void optimizer_step(Opt opt, const FitOptions& o, TrainState<T>& s, T* theta, const T* g,
+                    std::size_t np, double lr) {
     const int nt = np >= (std::size_t(1) << 16) ? num_threads() : 1;
     const std::ptrdiff_t count = std::ptrdiff_t(np);
-    (void)nt;
+    // body(i0, i1) over the whole buffer, in contiguous parts on nt threads (each with the
+    // caller's floating-point mode: tiny moments must not go denormal in a worker either)
+    auto split = [&](const auto& body) {
+        if (nt <= 1) return body(std::ptrdiff_t(0), count);
+        const unsigned mode = SameFloatMode::current();
+        (void)mode;
+#ifdef BPNET_WITH_OPENMP
+#pragma omp parallel num_threads(nt)
+        {
+            SameFloatMode same(mode);
+            const std::ptrdiff_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+            // 16-entry aligned cuts so every part vectorises whole
+            const std::ptrdiff_t per = (count / parts + 15) / 16 * 16;
+            const std::ptrdiff_t i0 = std::min(count, t * per);
+            const std::ptrdiff_t i1 = t + 1 == parts ? count : std::min(count, i0 + per);
+            body(i0, i1);
+        }
+#else
+        body(std::ptrdiff_t(0), count);
+#endif
+    };
     if (opt == Opt::sgd && o.momentum == 0) {
-BPNET_OMP_FOR
-        for (std::ptrdiff_t i = 0; i < count; ++i) theta[i] -= T(lr * g[i]);
+        split([&](std::ptrdiff_t i0, std::ptrdiff_t i1) { sgd_range(theta, g, i0, i1, lr); });
         return;
     }
     if (opt == Opt::sgd) {
         T* v = s.velocity.data();
         const T mu = T(o.momentum), eta = T(lr);
-        const bool nesterov = o.nesterovs_momentum;
-BPNET_OMP_PARALLEL
-        {
-            FlushDenormals ftz;  // worker threads too: tiny velocities must not go denormal
-BPNET_OMP_LOOP
-            for (std::ptrdiff_t i = 0; i < count; ++i) {
-                v[i] = mu * v[i] - eta * g[i];
-                theta[i] += nesterov ? mu * v[i] - eta * g[i] : v[i];
-            }
-        }
+        split([&](std::ptrdiff_t i0, std::ptrdiff_t i1) {
+            momentum_range(theta, g, v, i0, i1, mu, eta, o.nesterovs_momentum);
+        });
         return;
     }
     T *m1 = s.m.data(), *m2 = s.v.data();
@@ -687,18 +730,9 @@ BPNET_OMP_LOOP
     ++s.t;
     const T lr_t = T(lr * std::sqrt(1 - std::pow(o.beta_2, double(s.t))) /
                      (1 - std::pow(o.beta_1, double(s.t))));
-BPNET_OMP_PARALLEL
-    {
-        FlushDenormals ftz;  // worker threads too: decaying moments must not go denormal
-BPNET_OMP_LOOP
-        for (std::ptrdiff_t i = 0; i < count; ++i) {
-            const T gi = g[i];
-            const T a = b1 * m1[i] + c1 * gi;
-            const T b = b2 * m2[i] + c2 * gi * gi;
-            m1[i] = a, m2[i] = b;
-            theta[i] -= lr_t * a / (std::sqrt(b) + eps);
-        }
-    }
+    split([&](std::ptrdiff_t i0, std::ptrdiff_t i1) {
+        adam_range(theta, g, m1, m2, i0, i1, b1, b2, c1, c2, lr_t, eps);
+    });
 }
 
 // One plain gradient-descent step on one sample (batch size 1, sgd without momentum): the
