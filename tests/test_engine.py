@@ -39,6 +39,22 @@ def test_adaptive_divides_by_five_on_plateau(data):
     np.testing.assert_allclose(h.learning_rate, [0.1] * 4 + [0.02] * 3 + [0.004] * 3)
 
 
+def test_schedule_rate_set_between_fits_is_continued(data):
+    # the estimators' adaptive schedule across partial_fit calls sets the rate between fits
+    X, y = data
+    net = bpnet.Network((3, 1), seed=0)
+    net.fit(X, y, learning_rate=0.1, epochs=1, learning_rate_schedule="adaptive")
+    net._set_schedule_learning_rate(0.02)
+    assert net.copy()._net.train_state["learning_rate"] == 0.02  # it travels with the state
+    h = net.fit(X, y, learning_rate=0.1, epochs=2, learning_rate_schedule="adaptive")
+    assert h.learning_rate == [0.02, 0.02]
+    h = net.fit(X, y, learning_rate=0.1, epochs=1, warm_start=False)  # a fresh state: the given rate
+    assert h.learning_rate == [0.1]
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="learning_rate"):
+            net._set_schedule_learning_rate(bad)
+
+
 def test_tol_stops_on_a_training_loss_plateau(data):
     X, y = data
     net = bpnet.Network((3, 1), seed=0)

@@ -349,6 +349,17 @@ void bind_network(py::module_& m, const char* cls) {
                                                    "samples_seen"_a = s.samples_seen,
                                                    "velocity"_a = s.velocity, "m"_a = s.m, "v"_a = s.v);
                                })
+        // TrainState::learning_rate: the sgd rate the next fit that continues the state starts
+        // from (the estimators' "adaptive" schedule across partial_fit calls). Written through
+        // the unguarded train_state(): call it when no other thread trains this network.
+        .def("set_schedule_learning_rate",
+             [](Net& net, double rate) {
+                 if (!(rate > 0) || !std::isfinite(rate))
+                     throw std::invalid_argument("learning_rate: expected a finite value > 0, got " +
+                                                 std::to_string(rate));
+                 net.train_state().learning_rate = rate;
+             },
+             "learning_rate"_a)
         .def("to_bytes",
              [](const Net& net, const std::map<std::string, std::string>& metadata) {
                  std::string data;

@@ -663,6 +663,19 @@ class Network:
         g = _numeric(gradient, "gradient")
         self._net.step(g, o)
 
+    def _set_schedule_learning_rate(self, learning_rate: float) -> None:
+        """Set the sgd rate that the next :meth:`fit` with ``warm_start=True`` continues from
+        (the optimizer state's current rate; it travels in model files and pickles).
+
+        For the estimators' ``learning_rate="adaptive"`` across ``partial_fit`` calls, where
+        the rate is divided by 5 between two one-epoch fits. Not guarded: call it only while
+        no other thread trains this network.
+        """
+        rate = _float(learning_rate, "learning_rate")
+        if rate <= 0:
+            raise ValueError(f"learning_rate: expected a value > 0, got {rate}")
+        self._net.set_schedule_learning_rate(rate)
+
     def score(self, X, y, metric: str = "loss", sample_weight=None) -> float:
         """Validation score of the current weights: "loss" (minus the loss), "accuracy", "r2"."""
         X = self._X(X)
