@@ -74,6 +74,14 @@ def _worker(case, out):
         np.save(os.path.join(out, f"clf.{rank}.npy"), clf._net.params)
         np.save(os.path.join(out, f"clf.loss.{rank}.npy"), np.array(clf.loss_curve_))
         np.save(os.path.join(out, f"clf.classes.{rank}.npy"), clf.classes_)
+        # warm_start continues it (classes_ kept; each rank's labels checked against them)
+        clf.set_params(warm_start=True, max_iter=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            bd.fit_estimator(clf, X[part], labels[part], comm)
+        np.save(os.path.join(out, f"clf_warm.{rank}.npy"), clf._net.params)
+        np.save(os.path.join(out, f"clf_warm.loss.{rank}.npy"), np.array(clf.loss_curve_))
+        np.save(os.path.join(out, f"clf_warm.t.{rank}.npy"), np.array(clf.t_))
     elif case == "raise_in_fit":
         net = make_net()
         if rank == 1:
@@ -207,6 +215,16 @@ def test_fit_estimator_equals_in_process_fit(trained):
     np.testing.assert_array_equal(np.load(trained / "clf.classes.0.npy"), clf.classes_)
     np.testing.assert_allclose(c0, clf._net.params, rtol=0, atol=1e-10)
     np.testing.assert_allclose(np.load(trained / "clf.loss.0.npy"), clf.loss_curve_, rtol=1e-10)
+    # and a warm-started continuation of it
+    w0, w1 = (np.load(trained / f"clf_warm.{r}.npy") for r in (0, 1))
+    assert w0.tobytes() == w1.tobytes()
+    clf.set_params(warm_start=True, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, labels)
+    np.testing.assert_allclose(w0, clf._net.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.load(trained / "clf_warm.loss.0.npy"), clf.loss_curve_, rtol=1e-10)
+    assert int(np.load(trained / "clf_warm.t.0.npy")) == clf.t_ == 6 * len(X)
 
 
 @pytest.mark.parametrize("case, message", [

@@ -286,6 +286,36 @@ def test_partial_fit_equals_fit_epoch_by_epoch(reg_data):
     np.testing.assert_allclose(stepped.coefs_[0], fitted.coefs_[0], rtol=0, atol=1e-14)
 
 
+def test_prepare_and_record_hooks_give_sklearns_partial_fit_on_a_shard(clf_data):
+    # the seam bpnet.distributed uses: _prepare_fit with every class, a loop elsewhere (here
+    # Network.fit), _record_fit. On rows holding 2 of the 3 classes it must give what
+    # scikit-learn's partial_fit(classes=...) gives on them.
+    X, y = clf_data
+    shard = y < 2
+    kw = dict(hidden_layer_sizes=(5,), solver="sgd", batch_size=20, shuffle=False,
+              learning_rate_init=0.05, random_state=0)
+    ours = MLPClassifier(**kw)
+    fit = ours._prepare_fit(X[shard], y[shard], classes=[0, 1, 2])
+    assert list(ours.classes_) == [0, 1, 2] and fit.network.dtype == np.float64
+    np.testing.assert_array_equal(fit.Y, (y[shard][:, None] == np.arange(3)).astype(float))
+    h = fit.network.fit(fit.X, fit.Y, optimizer="sgd", learning_rate=0.05, momentum=0.9,
+                        epochs=1, batch_size=20, shuffle=False, alpha=ours.alpha, warm_start=False)
+    ours._record_fit(h, int(shard.sum()))
+    theirs = sk.MLPClassifier(**kw).partial_fit(X[shard], y[shard], classes=[0, 1, 2])
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
+    assert ours.best_loss_ == pytest.approx(theirs.best_loss_)
+    assert (ours.n_iter_, ours.t_) == (theirs.n_iter_, theirs.t_)
+    # continuing: a part of the data needs only known labels, not all of them
+    ours.set_params(warm_start=True)
+    ours._prepare_fit(X[y == 2], y[y == 2], classes=ours.classes_)
+    with pytest.raises(ValueError, match="classes not in"):
+        ours._prepare_fit(X, np.where(y == 2, 7, y), classes=ours.classes_)
+    with pytest.raises(ValueError, match="only classifiers"):
+        MLPRegressor()._prepare_fit(X, y.astype(float), classes=[0, 1])
+
+
 # ---------------------------------------------------------------- validation and callbacks
 
 

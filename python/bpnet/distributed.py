@@ -429,6 +429,17 @@ def _check_identical(comm, net: Network):
 
 
 # ---------------------------------------------------------------------------- estimators
+def _is_fitted(est) -> bool:
+    """scikit-learn's public test of a fitted estimator, as a bool."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+    try:
+        check_is_fitted(est)
+    except NotFittedError:
+        return False
+    return True
+
+
 def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epochs=None,
                   check_input: bool = True):
     """Data-parallel ``est.fit(X, y)`` for :class:`bpnet.MLPClassifier` /
@@ -440,7 +451,9 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
     on the global epoch loss; ``random_state`` seeds the initial weights, which are then
     broadcast from rank 0, and the shuffle). ``warm_start=True`` continues a previous fit.
     Not supported: ``early_stopping=True``, ``learning_rate`` other than "constant",
-    ``class_weight="balanced"``, sparse X.
+    ``class_weight="balanced"``, sparse X. Inputs are validated and the fitted attributes set
+    by the estimator's own ``_prepare_fit`` / ``_record_fit`` (the seam its ``fit`` uses), so
+    they are what an in-process ``fit`` would give.
 
     Parameters
     ----------
@@ -449,17 +462,15 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
     epochs : int, optional
         Epochs instead of ``max_iter``.
     """
+    from scipy import sparse
     from sklearn.base import is_classifier
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import type_of_target
 
     MPI, comm = _comm(comm)
     error = None
-    prepared = None
+    labels = None
     try:
-        est._validate_params()
         if est.solver not in ("sgd", "adam"):
             raise ValueError(f"solver: expected 'sgd' or 'adam' for distributed training, got {est.solver!r}")
         if est.early_stopping:
@@ -470,55 +481,29 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
         if getattr(est, "class_weight", None) == "balanced":
             raise ValueError("class_weight='balanced' is not supported by bpnet.distributed.fit_estimator "
                              "(pass per-row sample_weight instead)")
-        labels = None
-        if is_classifier(est) and classes is None and not type_of_target(y).startswith("multilabel"):
+        if sparse.issparse(X):
+            raise ValueError("X: sparse input is not supported by bpnet.distributed.fit_estimator")
+        multilabel = is_classifier(est) and type_of_target(y).startswith("multilabel")
+        if is_classifier(est) and classes is None and not multilabel:
             labels = np.unique(np.asarray(y))
-        prepared = labels
     except Exception as exc:  # noqa: BLE001
         error = exc
     _agree(comm, error)
 
     error = None
     try:
-        first_pass = not est.__sklearn_is_fitted__() or not est.warm_start
-        if is_classifier(est) and first_pass:
-            lb = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                lb.fit(y)
-            else:
-                if classes is None:
-                    classes = np.unique(np.concatenate([np.asarray(c) for c in comm.allgather(prepared)]))
-                lb.fit(classes)
-            est._label_binarizer = lb
-            est.classes_ = lb.classes_
-        # validate as partial_fit does: labels must be among classes_, not all of them
-        ws = est.warm_start
-        est.warm_start = False
-        try:
-            Xv, Y, y_raw = est._validate_input(X, y, incremental=True, reset=first_pass)
-        finally:
-            est.warm_start = ws
-        if hasattr(Xv, "toarray"):
-            raise ValueError("X: sparse input is not supported by bpnet.distributed.fit_estimator")
-        if sample_weight is not None:
-            from sklearn.utils.validation import _check_sample_weight
-            sample_weight = _check_sample_weight(sample_weight, Xv)
-        sample_weight = est._class_weighted(sample_weight, y_raw)
-        if not first_pass and Y.shape[1] != est.n_outputs_:
-            raise ValueError(f"y has {Y.shape[1]} outputs, expected {est.n_outputs_} (from the previous fit)")
-        random_state = check_random_state(est.random_state)
-        if first_pass:
-            hidden = est._hidden_sizes()
-            dtype = Xv.dtype if Xv.dtype == np.float32 else np.dtype(np.float64)
-            est._initialize([Xv.shape[1]] + hidden + [Y.shape[1]],
-                            est._hidden_activations(len(hidden)), dtype, random_state)
-        dtype = est._net.dtype
-        Xv = np.ascontiguousarray(Xv, dtype=dtype)
-        Y = np.ascontiguousarray(Y, dtype=dtype)
-        if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
-        n_local = Xv.shape[0]
-        seed = int(random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+        if not is_classifier(est):
+            classes = None
+        elif _is_fitted(est) and est.warm_start:
+            classes = est.classes_  # a continued fit keeps its classes
+        elif classes is None:
+            gathered = comm.allgather(labels)  # every rank's labels (None: label-indicator y)
+            if not multilabel:
+                classes = np.unique(np.concatenate([np.asarray(c) for c in gathered]))
+        # validated and set up as fit does; with classes, a rank's y need only hold some of them
+        prepared = est._prepare_fit(X, y, sample_weight, classes=classes)
+        n_local = prepared.X.shape[0]
+        seed = int(prepared.random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
     except Exception as exc:  # noqa: BLE001
         error = exc
         n_local = 0
@@ -536,22 +521,15 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
         n_iter_no_change = 2**62
     max_iter = est.max_iter if epochs is None else epochs
     history = fit(
-        est._net, Xv, Y, comm,
+        prepared.network, prepared.X, prepared.Y, comm,
         optimizer=est.solver, learning_rate=est.learning_rate_init, epochs=max_iter,
-        batch_size=batch_size, shuffle=est.shuffle, seed=seed, sample_weight=sample_weight,
+        batch_size=batch_size, shuffle=est.shuffle, seed=seed, sample_weight=prepared.sample_weight,
         alpha=est.alpha, momentum=est.momentum, nesterovs_momentum=est.nesterovs_momentum,
         beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon, tol=est.tol,
         n_iter_no_change=n_iter_no_change, warm_start=False, broadcast=True,
         check_input=check_input, n_threads=(os.cpu_count() or 1) if est.n_threads == -1 else est.n_threads,
     )
-    if not hasattr(est, "loss_curve_"):
-        est.loss_curve_ = []
-    est.n_iter_ = history.epochs_run
-    est.t_ = getattr(est, "t_", 0) + N * history.epochs_run
-    if history.loss:
-        est.loss_curve_.extend(history.loss)
-        est.loss_ = history.loss[-1]
-        est.best_loss_ = min(getattr(est, "best_loss_", None) or np.inf, history.best_loss)
+    est._record_fit(history, N)
     if history.epochs_run == max_iter and not history.converged and not history.diverged:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({max_iter}) reached and the "

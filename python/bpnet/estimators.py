@@ -23,7 +23,9 @@ import os
 import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Optional
 
 import numpy as np
 import scipy.optimize
@@ -100,6 +102,18 @@ def _json_value(v):
     return _json_scalar(v)
 
 
+@dataclass
+class _FitInputs:
+    """What :meth:`_BaseMLP._prepare_fit` hands to a training loop: the network to train and
+    its training rows, C-contiguous and dense in the network's dtype."""
+
+    network: Network
+    X: np.ndarray  # (n_samples, n_features)
+    Y: np.ndarray  # (n_samples, n_outputs): the targets as the network's outputs
+    sample_weight: Optional[np.ndarray]  # (n_samples,), class weights folded in; or None
+    random_state: np.random.RandomState  # draw the shuffle seed (and split) from it
+
+
 class _ParamsView:
     """Descriptor: ``coefs_`` / ``intercepts_`` read as views into the network's parameters;
     assigning a list copies it into the network (the views stay views)."""
@@ -171,7 +185,8 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ subclass hooks
     _validation_metric = "loss"
 
-    def _validate_input(self, X, y, incremental, reset):  # pragma: no cover - abstract
+    def _validate_input(self, X, y, incremental, reset, classes=None):  # pragma: no cover - abstract
+        """(X, Y as the network's outputs, y as validated); see :meth:`_prepare_fit`."""
         raise NotImplementedError
 
     def _output(self):  # pragma: no cover - abstract
@@ -257,20 +272,87 @@ class _BaseMLP(BaseEstimator):
         else:
             self.loss_curve_ = []
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
-             sample_weight_val=None, callbacks=None):
+    # ------------------------------------------------------------------ the training seam
+    # fit and partial_fit are _prepare_fit -> a training loop -> _record_fit. A loop that runs
+    # elsewhere (bpnet.distributed.fit_estimator) calls the same two methods, so it validates,
+    # sets up and records exactly as fit does. Private, but kept stable for that use.
+
+    def _prepare_fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
+        """Validate the inputs of one ``fit`` (or ``partial_fit``) and set the model up.
+
+        Checks the parameters and X, y, sample_weight as ``fit`` does; sets ``classes_``
+        (classifiers) and ``n_features_in_``; on a first pass (no model yet, or ``fit``
+        without ``warm_start``) builds the network with scikit-learn's initial weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        incremental : bool, default=False
+            False: as ``fit``; True: as ``partial_fit`` (a first pass only when not fitted).
+        classes : array-like of shape (n_classes,), default=None
+            Classifiers only: every class label of the data of which ``y`` is a part (one
+            rank's shard, say). A first pass takes ``classes_`` from it instead of from ``y``
+            (from ``y`` for a label-indicator matrix), and ``y`` need only hold labels among
+            ``classes_``, not all of them (``partial_fit``'s rule).
+
+        Returns
+        -------
+        _FitInputs
+            ``network``, and ``X``, ``Y``, ``sample_weight`` ready for it; ``random_state``.
+        """
         self._validate_params()
         hidden = self._hidden_sizes()
         hidden_acts = self._hidden_activations(len(hidden))
         first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
 
-        X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass)
-        n_samples, n_features = X.shape
+        X, Y, y_raw = self._validate_input(X, y, incremental, reset=first_pass, classes=classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         sample_weight = self._class_weighted(sample_weight, y_raw)
         if not first_pass and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, expected {self.n_outputs_} (from the previous fit)")
+
+        random_state = check_random_state(self.random_state)
+        if first_pass:
+            dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
+            self._initialize([X.shape[1]] + hidden + [Y.shape[1]], hidden_acts, dtype, random_state)
+        dtype = self._net.dtype
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        return _FitInputs(self._net, _dense(X, dtype), np.ascontiguousarray(Y, dtype=dtype),
+                          sample_weight, random_state)
+
+    def _record_fit(self, history, n_rows):
+        """Store what a run of sgd/adam epochs did in the fitted attributes, as scikit-learn does.
+
+        Parameters
+        ----------
+        history : bpnet.History
+            Epochs over ``n_rows`` rows of the network that :meth:`_prepare_fit` returned,
+            with this estimator's parameters (a fresh optimizer for ``fit``, the continued
+            one for ``partial_fit``).
+        n_rows : int
+            Training rows of one epoch (over all ranks, for distributed training).
+        """
+        self.n_iter_ = history.epochs_run
+        self.t_ = getattr(self, "t_", 0) + n_rows * history.epochs_run
+        if getattr(self, "loss_curve_", None) is None:
+            self.loss_curve_ = []
+        self.loss_curve_.extend(history.loss)
+        if history.loss:
+            self.loss_ = history.loss[-1]
+        if history.val_score:
+            self.validation_scores_.extend(history.val_score)
+            self.validation_loss_curve_.extend(history.val_loss)
+            self.best_validation_score_ = max(self.best_validation_score_, history.best_val_score)
+        if not self.early_stopping and history.loss:
+            best = getattr(self, "best_loss_", None)
+            self.best_loss_ = min(np.inf if best is None else best, history.best_loss)
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
+             sample_weight_val=None, callbacks=None):
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val: expected both or neither")
         if callbacks is not None:
@@ -278,25 +360,17 @@ class _BaseMLP(BaseEstimator):
             for cb in callbacks:
                 if not callable(cb):
                     raise ValueError(f"callbacks: expected callables, got {cb!r}")
-
-        random_state = check_random_state(self.random_state)
-        if first_pass:
-            dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
-            self._initialize([n_features] + hidden + [Y.shape[1]], hidden_acts, dtype, random_state)
-        dtype = self._net.dtype
-        X = _dense(X, dtype)
-        Y = np.ascontiguousarray(Y, dtype=dtype)
-        if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        fit = self._prepare_fit(X, y, sample_weight, incremental=incremental)
         validation = None
         if X_val is not None:
-            validation = self._validation_input(X_val, y_val, sample_weight_val, dtype)
+            validation = self._validation_input(X_val, y_val, sample_weight_val, fit.network.dtype)
 
         with _thread_count(self.n_threads):
             if self.solver in _STOCHASTIC:
-                self._fit_stochastic(X, Y, sample_weight, validation, incremental, random_state, callbacks)
+                self._fit_stochastic(fit.X, fit.Y, fit.sample_weight, validation, incremental,
+                                     fit.random_state, callbacks)
             else:
-                self._fit_lbfgs(X, Y, sample_weight, callbacks)
+                self._fit_lbfgs(fit.X, fit.Y, fit.sample_weight, callbacks)
         return self
 
     def _class_weighted(self, sample_weight, y_raw):
@@ -397,18 +471,7 @@ class _BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
             return
-        self.n_iter_ = history.epochs_run
-        self.t_ += n_train * history.epochs_run
-        if history.loss:
-            self.loss_curve_.extend(history.loss)
-            self.loss_ = history.loss[-1]
-        if validation is not None:
-            self.validation_scores_.extend(history.val_score)
-            self.validation_loss_curve_.extend(history.val_loss)
-            if history.val_score:
-                self.best_validation_score_ = max(self.best_validation_score_, history.best_val_score)
-        if not early_stopping and history.loss:
-            self.best_loss_ = min(self.best_loss_, history.best_loss)
+        self._record_fit(history, n_train)
         if (not incremental and history.epochs_run == self.max_iter and not history.converged
                 and not history.stopped_by_callback and not history.diverged):
             warnings.warn(
@@ -763,7 +826,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             raise ValueError(f"y_val: expected numeric values, got dtype {y.dtype}")
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, classes=None):
+        if classes is not None:
+            raise ValueError("classes: only classifiers have classes, got a value for MLPRegressor")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -927,29 +992,32 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return "softmax", "cross_entropy"
         return "logistic", "binary_cross_entropy"
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, classes=None):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        # classes_: set by a first fit (or a fit without warm_start); a warm-started fit must
-        # see the same classes, partial_fit only classes it knows
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+        # classes_: set by a first fit (or a fit without warm_start) from y, or from `classes`
+        # when y is a part of the data; a warm-started fit must see the same classes,
+        # partial_fit (and a part of the data) only classes it knows
+        from_y = classes is None and (not hasattr(self, "classes_")
+                                      or (not self.warm_start and not incremental))
+        if from_y or (reset and classes is not None):
             self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer.fit(y if from_y or type_of_target(y).startswith("multilabel") else classes)
             self.classes_ = self._label_binarizer.classes_
-        else:
-            classes = unique_labels(y)
-            if self.warm_start:
-                if set(classes) != set(self.classes_):
+        if not from_y:
+            labels = unique_labels(y)
+            if self.warm_start and classes is None:
+                if set(labels) != set(self.classes_):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same classes as in the "
-                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {labels}"
                     )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            elif len(np.setdiff1d(labels, self.classes_, assume_unique=True)):
                 raise ValueError(
                     f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
-                    f"'y' has {classes}."
+                    f"'y' has {labels}."
                 )
         Y = self._label_binarizer.transform(y)
         Y = Y.toarray() if sparse.issparse(Y) else np.asarray(Y)
