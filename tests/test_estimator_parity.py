@@ -5,6 +5,7 @@ one epoch of sgd or adam with shuffle=False must give scikit-learn's weights up 
 a linear model fitted by lbfgs must reach the ridge solution; loss_ must be the objective
 recomputed in NumPy. Then held-out accuracy on data sets scikit-learn ships.
 """
+import pickle
 import warnings
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import neural_network as sk  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, make_regression  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import Ridge  # noqa: E402
@@ -138,6 +140,154 @@ def test_multi_output_gradient_is_the_gradient_of_the_reported_loss():
     theirs = quiet_fit(sk.MLPRegressor(learning_rate_init=0.01, **kw), X, Y)
     assert_same_params(ours, theirs, 1e-10)
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
+
+
+# ---------------------------------------------------------------- plateau state across partial_fit
+# scikit-learn's partial_fit is one epoch each; _no_improvement_count, best_loss_ and the sgd
+# rate (its _optimizer.learning_rate) carry over from call to call, and "adaptive" divides the
+# rate by 5 once the count exceeds n_iter_no_change. bpnet's current rate is its optimizer
+# state's (what the next epoch uses).
+
+
+def our_rate(est):
+    return est._net._net.train_state["learning_rate"]
+
+
+def plateau_trace(est, rate, calls, X, y, **kw):
+    """(no-improvement count, sgd rate, best_loss_) after each of ``calls`` partial_fit calls."""
+    out = []
+    for _ in range(calls):
+        est.partial_fit(X, y, **kw)
+        out.append((est._no_improvement_count, rate(est), est.best_loss_))
+    return out
+
+
+def assert_same_trace(ours, theirs):
+    assert [t[:2] for t in ours] == [t[:2] for t in theirs]  # counts and rates exactly
+    np.testing.assert_allclose([t[2] for t in ours], [t[2] for t in theirs], rtol=1e-10)
+
+
+# tol so large that every epoch after the first counts as no improvement: the decisions do not
+# depend on the losses, only on the rules (the rate falls to <= 1e-6 within the 30 calls, after
+# which scikit-learn leaves it and lets the count grow)
+HUGE_TOL = dict(tol=1e6, n_iter_no_change=2, learning_rate_init=0.01, shuffle=False, random_state=0)
+
+
+@pytest.mark.parametrize("schedule", ["adaptive", "constant", "invscaling"])
+def test_partial_fit_plateau_state_matches_sklearn_regressor(regression, schedule):
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate=schedule, **HUGE_TOL)
+    ours = plateau_trace(bpnet.MLPRegressor(**kw), our_rate, 30, X, y)
+    theirs = plateau_trace(sk.MLPRegressor(**kw), lambda e: e._optimizer.learning_rate, 30, X, y)
+    if schedule == "invscaling":  # the rate is η/(t+1)^power_t in both; pow may differ in the last bit
+        np.testing.assert_allclose([t[1] for t in ours], [t[1] for t in theirs], rtol=1e-14)
+        ours, theirs = [(c, 0, b) for c, _, b in ours], [(c, 0, b) for c, _, b in theirs]
+    assert_same_trace(ours, theirs)
+    if schedule == "adaptive":
+        assert theirs[-1][1] <= 1e-6 < theirs[0][1] and theirs[-1][0] > HUGE_TOL["n_iter_no_change"]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_plateau_state_matches_sklearn_classifier(digits, solver):
+    X, y = digits
+    X, y = X[:300], y[:300]
+    kw = dict(hidden_layer_sizes=(8,), solver=solver, learning_rate="adaptive", **HUGE_TOL)
+    ours, theirs = bpnet.MLPClassifier(**kw), sk.MLPClassifier(**kw)
+    classes = np.unique(y)
+    ours.partial_fit(X, y, classes=classes)
+    theirs.partial_fit(X, y, classes=classes)
+    rate_ours = our_rate if solver == "sgd" else (lambda e: 0)
+    rate_theirs = (lambda e: e._optimizer.learning_rate) if solver == "sgd" else (lambda e: 0)
+    assert_same_trace(plateau_trace(ours, rate_ours, 25, X, y),
+                      plateau_trace(theirs, rate_theirs, 25, X, y))
+    assert_same_params(ours, theirs, 1e-8)
+
+
+def test_partial_fit_plateau_messages_are_sklearns(regression, capsys):
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate="adaptive", verbose=True, **HUGE_TOL)
+    printed = []
+    for est in (bpnet.MLPRegressor(**kw), sk.MLPRegressor(**kw)):
+        for _ in range(22):
+            est.partial_fit(X, y)
+        printed.append([line for line in capsys.readouterr().out.splitlines() if "improve" in line])
+    assert printed[0] == printed[1]
+    assert any("Setting learning rate to" in line for line in printed[1])
+    assert printed[1][-1].endswith("Learning rate too small. Stopping.")
+
+
+def test_partial_fit_plateau_decisions_from_the_losses_match_sklearn(regression):
+    # a tol at which the losses decide: some epochs improve, some do not, the rate falls
+    # several times. Both libraries' losses agree to ~1e-15, far inside the margin checked here.
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.2,
+              tol=1e-3, n_iter_no_change=2, shuffle=False, random_state=0)
+    ours, theirs = bpnet.MLPRegressor(**kw), sk.MLPRegressor(**kw)
+    traces = (plateau_trace(ours, our_rate, 40, X, y),
+              plateau_trace(theirs, lambda e: e._optimizer.learning_rate, 40, X, y))
+    curve = np.array(theirs.loss_curve_)
+    best_before = np.minimum.accumulate(curve)[:-1]
+    assert np.min(np.abs(curve[1:] - (best_before - kw["tol"]))) > 1e-8  # no decision is a tie
+    counts = [c for c, _, _ in traces[1]]
+    assert 0 in counts[1:] and max(counts) >= 2 and len({r for _, r, _ in traces[1]}) >= 3
+    assert_same_trace(*traces)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
+def test_fit_then_partial_fit_continue_the_plateau_state_as_sklearn(regression):
+    # fit leaves the count its epoch loop ended with and the reduced rate; partial_fit goes on
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate="adaptive", max_iter=11, **HUGE_TOL)
+    ours, theirs = quiet_fit(bpnet.MLPRegressor(**kw), X, y), quiet_fit(sk.MLPRegressor(**kw), X, y)
+    assert ours._no_improvement_count == theirs._no_improvement_count == 1
+    assert our_rate(ours) == theirs._optimizer.learning_rate == 0.01 / 5 / 5 / 5  # epochs 4, 7, 10
+    assert_same_trace(plateau_trace(ours, our_rate, 8, X, y),
+                      plateau_trace(theirs, lambda e: e._optimizer.learning_rate, 8, X, y))
+
+
+@pytest.mark.parametrize("kw", [dict(learning_rate="adaptive"), dict(learning_rate="constant"),
+                                dict(learning_rate="adaptive", early_stopping=True)],
+                         ids=["adaptive", "constant", "early_stopping"])
+def test_count_after_fit_matches_sklearn(regression, kw):
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", max_iter=300, **HUGE_TOL, **kw)
+    ours, theirs = quiet_fit(bpnet.MLPRegressor(**kw), X, y), quiet_fit(sk.MLPRegressor(**kw), X, y)
+    assert ours.n_iter_ == theirs.n_iter_ < 300  # stopped on the plateau
+    assert ours._no_improvement_count == theirs._no_improvement_count
+    assert our_rate(ours) == theirs._optimizer.learning_rate
+
+
+def test_plateau_state_survives_pickle_and_clone_drops_it(regression):
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate="adaptive", **HUGE_TOL)
+    ours, theirs = bpnet.MLPRegressor(**kw), sk.MLPRegressor(**kw)
+    rate = lambda e: e._optimizer.learning_rate  # noqa: E731
+    assert_same_trace(plateau_trace(ours, our_rate, 5, X, y), plateau_trace(theirs, rate, 5, X, y))
+    assert our_rate(ours) < kw["learning_rate_init"]  # reduced once already
+    ours, theirs = pickle.loads(pickle.dumps(ours)), pickle.loads(pickle.dumps(theirs))
+    assert_same_trace(plateau_trace(ours, our_rate, 10, X, y), plateau_trace(theirs, rate, 10, X, y))
+    assert hasattr(ours, "_no_improvement_count")
+    for est in (ours, theirs):
+        assert not hasattr(clone(est), "_no_improvement_count")
+    # a fit without warm_start starts afresh, warm_start or not the optimizer (and its rate) too
+    for warm_start in (False, True):
+        o, t = ours.set_params(warm_start=warm_start), theirs.set_params(warm_start=warm_start)
+        quiet_fit(o.set_params(max_iter=1), X, y)
+        quiet_fit(t.set_params(max_iter=1), X, y)
+        assert our_rate(o) == rate(t) == kw["learning_rate_init"]
+        assert_same_params(o, t, 1e-10)
+
+
+def test_plateau_state_survives_the_model_file(regression, tmp_path):
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate="adaptive", **HUGE_TOL)
+    ours, theirs = bpnet.MLPRegressor(**kw), sk.MLPRegressor(**kw)
+    rate = lambda e: e._optimizer.learning_rate  # noqa: E731
+    plateau_trace(ours, our_rate, 5, X, y)
+    plateau_trace(theirs, rate, 5, X, y)
+    ours.save(tmp_path / "m.bpnet")
+    back = bpnet.MLPRegressor.load(tmp_path / "m.bpnet")
+    assert_same_trace(plateau_trace(back, our_rate, 10, X, y), plateau_trace(theirs, rate, 10, X, y))
 
 
 # ---------------------------------------------------------------- problems with one answer

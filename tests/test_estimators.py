@@ -306,7 +306,8 @@ def test_prepare_and_record_hooks_give_sklearns_partial_fit_on_a_shard(clf_data)
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
     assert ours.best_loss_ == pytest.approx(theirs.best_loss_)
-    assert (ours.n_iter_, ours.t_) == (theirs.n_iter_, theirs.t_)
+    assert (ours.n_iter_, ours.t_, ours._no_improvement_count) == (
+        theirs.n_iter_, theirs.t_, theirs._no_improvement_count)
     # continuing: a part of the data needs only known labels, not all of them
     ours.set_params(warm_start=True)
     ours._prepare_fit(X[y == 2], y[y == 2], classes=ours.classes_)

@@ -114,6 +114,28 @@ class _FitInputs:
     random_state: np.random.RandomState  # draw the shuffle seed (and split) from it
 
 
+def _no_improvement_count_of_fit(history, early_stopping, tol, n_iter_no_change, adaptive):
+    """The no-improvement count a fit's epoch loop ended with (scikit-learn's
+    ``_no_improvement_count``): its ``_update_no_improvement_count`` replayed over the epochs
+    of ``history`` from 0 and the best value ±inf, where every fit's loop starts, and reset
+    after each epoch at which the "adaptive" schedule divided the rate by 5."""
+    count = 0
+    best = -np.inf if early_stopping else np.inf
+    values = history.val_score if early_stopping else history.loss
+    for k, v in enumerate(values):
+        if early_stopping:
+            count = count + 1 if v < best + tol else 0
+            best = max(best, v)
+        else:
+            count = count + 1 if v > best - tol else 0
+            best = min(best, v)
+        # a callback that stopped training after the last epoch skipped its plateau check
+        checked = not (k == len(values) - 1 and history.stopped_by_callback)
+        if checked and count > n_iter_no_change and adaptive and history.learning_rate[k] > 1e-6:
+            count = 0
+    return count
+
+
 class _ParamsView:
     """Descriptor: ``coefs_`` / ``intercepts_`` read as views into the network's parameters;
     assigning a list copies it into the network (the views stay views)."""
@@ -261,6 +283,7 @@ class _BaseMLP(BaseEstimator):
         self.validation_loss_curve_ = []
         if self.solver in _STOCHASTIC:
             self.loss_curve_ = []
+            self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
@@ -324,7 +347,7 @@ class _BaseMLP(BaseEstimator):
         return _FitInputs(self._net, _dense(X, dtype), np.ascontiguousarray(Y, dtype=dtype),
                           sample_weight, random_state)
 
-    def _record_fit(self, history, n_rows):
+    def _record_fit(self, history, n_rows, *, incremental=False):
         """Store what a run of sgd/adam epochs did in the fitted attributes, as scikit-learn does.
 
         Parameters
@@ -335,21 +358,62 @@ class _BaseMLP(BaseEstimator):
             one for ``partial_fit``).
         n_rows : int
             Training rows of one epoch (over all ranks, for distributed training).
+        incremental : bool, default=False
+            True for ``partial_fit``'s one epoch: the plateau bookkeeping continues from the
+            previous calls (``_no_improvement_count``, ``best_loss_``) and, for sgd with
+            ``learning_rate="adaptive"``, may divide the rate of the next call by 5, as
+            scikit-learn's ``partial_fit`` does. False: the run made its own rate decisions;
+            ``_no_improvement_count`` becomes the count it ended with.
         """
         self.n_iter_ = history.epochs_run
         self.t_ = getattr(self, "t_", 0) + n_rows * history.epochs_run
         if getattr(self, "loss_curve_", None) is None:
             self.loss_curve_ = []
-        self.loss_curve_.extend(history.loss)
-        if history.loss:
-            self.loss_ = history.loss[-1]
+        losses = list(history.loss)
+        self.loss_curve_.extend(losses)
+        if losses:
+            self.loss_ = losses[-1]
         if history.val_score:
             self.validation_scores_.extend(history.val_score)
             self.validation_loss_curve_.extend(history.val_loss)
             self.best_validation_score_ = max(self.best_validation_score_, history.best_val_score)
-        if not self.early_stopping and history.loss:
+        adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
+        if incremental:
+            for loss, rate in zip(losses, history.learning_rate):
+                self._partial_fit_plateau(loss, rate, adaptive)
+            return
+        self._no_improvement_count = _no_improvement_count_of_fit(
+            history, self.early_stopping, self.tol, self.n_iter_no_change, adaptive)
+        if not self.early_stopping and losses:
             best = getattr(self, "best_loss_", None)
             self.best_loss_ = min(np.inf if best is None else best, history.best_loss)
+
+    def _partial_fit_plateau(self, loss, rate, adaptive):
+        """After one partial_fit epoch of loss ``loss`` at sgd rate ``rate``: scikit-learn's
+        ``_update_no_improvement_count``, then its optimizer's ``trigger_stopping`` once the
+        count exceeds ``n_iter_no_change`` (adaptive sgd: rate / 5 for the next call and the
+        count restarts, unless the rate is <= 1e-6; otherwise nothing changes)."""
+        best = getattr(self, "best_loss_", None)
+        best = np.inf if best is None else best
+        count = getattr(self, "_no_improvement_count", 0)
+        count = count + 1 if loss > best - self.tol else 0
+        if loss < best:
+            self.best_loss_ = loss
+        if count > self.n_iter_no_change:
+            msg = ("Training loss did not improve more than tol=%f for %d consecutive epochs."
+                   % (self.tol, self.n_iter_no_change))
+            if not adaptive:
+                msg += " Stopping."
+            elif rate <= 1e-6:
+                msg += " Learning rate too small. Stopping."
+            else:
+                rate /= 5.0
+                self._net._set_schedule_learning_rate(rate)
+                count = 0
+                msg += " Setting learning rate to %f" % rate
+            if self.verbose:
+                print(msg)
+        self._no_improvement_count = count
 
     def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
              sample_weight_val=None, callbacks=None):
@@ -471,7 +535,7 @@ class _BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
             return
-        self._record_fit(history, n_train)
+        self._record_fit(history, n_train, incremental=incremental)
         if (not incremental and history.epochs_run == self.max_iter and not history.converged
                 and not history.stopped_by_callback and not history.diverged):
             warnings.warn(
@@ -577,7 +641,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ model files
     _FITTED_SIMPLE = ("n_features_in_", "n_iter_", "t_", "n_outputs_", "n_layers_", "out_activation_",
                       "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
-                      "loss_", "validation_loss_curve_")
+                      "loss_", "validation_loss_curve_", "_no_improvement_count")
 
     def save(self, path) -> None:
         """Write the fitted estimator as a bpnet model file (docs/model-format.md).
@@ -751,6 +815,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
     With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
     sums (scikit-learn weights them by their row counts); the gradients are the same.
+    Every ``fit`` starts its plateau count (``tol``, ``n_iter_no_change``) from zero;
+    scikit-learn's warm-started ``fit`` continues the count of the previous fit or
+    ``partial_fit`` calls.
     """
     )
 
@@ -866,6 +933,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of sgd/adam over X, y, continuing the optimizer state.
 
+        As scikit-learn's, the plateau bookkeeping carries over from call to call: an epoch
+        whose loss is not below ``best_loss_ - tol`` counts as no improvement, and once more
+        than ``n_iter_no_change`` calls in a row did not improve, sgd with
+        ``learning_rate="adaptive"`` divides its rate by 5 for the following calls (training
+        never stops by itself).
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -922,6 +995,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
     With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
     sums (scikit-learn weights them by their row counts); the gradients are the same.
+    Every ``fit`` starts its plateau count (``tol``, ``n_iter_no_change``) from zero;
+    scikit-learn's warm-started ``fit`` continues the count of the previous fit or
+    ``partial_fit`` calls.
     """
     )
 
@@ -1071,6 +1147,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of sgd/adam over X, y, continuing the optimizer state.
+
+        As scikit-learn's, the plateau bookkeeping carries over from call to call: an epoch
+        whose loss is not below ``best_loss_ - tol`` counts as no improvement, and once more
+        than ``n_iter_no_change`` calls in a row did not improve, sgd with
+        ``learning_rate="adaptive"`` divides its rate by 5 for the following calls (training
+        never stops by itself).
 
         Parameters
         ----------
