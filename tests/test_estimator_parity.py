@@ -290,6 +290,52 @@ def test_plateau_state_survives_the_model_file(regression, tmp_path):
     assert_same_trace(plateau_trace(back, our_rate, 10, X, y), plateau_trace(theirs, rate, 10, X, y))
 
 
+# ---------------------------------------------------------------- fitted attributes' types
+
+
+def attribute_types(est):
+    """type of loss_, best_loss_, best_validation_score_ and of the entries of loss_curve_
+    and validation_scores_ (None where the attribute is missing or None)."""
+    out = {}
+    for name in ("loss_", "best_loss_", "best_validation_score_"):
+        v = getattr(est, name, None)
+        out[name] = None if v is None else type(v)
+    for name in ("loss_curve_", "validation_scores_"):
+        v = getattr(est, name, None)
+        out[name] = None if v is None else {type(x) for x in v}
+    return out
+
+
+TYPE_CASES = [dict(solver="adam"), dict(solver="sgd"), dict(solver="sgd", early_stopping=True),
+              dict(solver="adam", early_stopping=True), dict(solver="lbfgs")]
+
+
+@pytest.mark.parametrize("opts", TYPE_CASES, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("kind", ["MLPRegressor", "MLPClassifier"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fitted_attribute_types_are_sklearns(digits, kind, opts, dtype, tmp_path):
+    X, y = digits
+    X, y = X[:200].astype(dtype), y[:200] if kind == "MLPClassifier" else y[:200] / 9.0
+    kw = dict(hidden_layer_sizes=(5,), max_iter=4, random_state=0, **opts)
+    ours = quiet_fit(getattr(bpnet, kind)(**kw), X, y)
+    theirs = quiet_fit(getattr(sk, kind)(**kw), X, y)
+    expected = attribute_types(theirs)
+    if opts["solver"] == "lbfgs":  # bpnet keeps a loss curve for lbfgs too, of the same type
+        assert expected["loss_curve_"] is None
+        expected["loss_curve_"] = {type(theirs.loss_)}
+    assert attribute_types(ours) == expected
+    assert attribute_types(pickle.loads(pickle.dumps(ours))) == expected
+    ours.save(tmp_path / "m.bpnet")
+    assert attribute_types(getattr(bpnet, kind).load(tmp_path / "m.bpnet")) == expected
+    if opts["solver"] != "lbfgs" and not opts.get("early_stopping"):
+        extra = dict(classes=np.unique(y)) if kind == "MLPClassifier" else {}
+        ours, theirs = getattr(bpnet, kind)(**kw), getattr(sk, kind)(**kw)
+        for _ in range(2):
+            ours.partial_fit(X, y, **extra)
+            theirs.partial_fit(X, y, **extra)
+        assert attribute_types(ours) == attribute_types(theirs)
+
+
 # ---------------------------------------------------------------- problems with one answer
 
 

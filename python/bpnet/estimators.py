@@ -369,7 +369,7 @@ class _BaseMLP(BaseEstimator):
         self.t_ = getattr(self, "t_", 0) + n_rows * history.epochs_run
         if getattr(self, "loss_curve_", None) is None:
             self.loss_curve_ = []
-        losses = list(history.loss)
+        losses = [np.float64(v) for v in history.loss]  # scikit-learn's types
         self.loss_curve_.extend(losses)
         if losses:
             self.loss_ = losses[-1]
@@ -386,7 +386,7 @@ class _BaseMLP(BaseEstimator):
             history, self.early_stopping, self.tol, self.n_iter_no_change, adaptive)
         if not self.early_stopping and losses:
             best = getattr(self, "best_loss_", None)
-            self.best_loss_ = min(np.inf if best is None else best, history.best_loss)
+            self.best_loss_ = min(np.inf if best is None else best, np.float64(history.best_loss))
 
     def _partial_fit_plateau(self, loss, rate, adaptive):
         """After one partial_fit epoch of loss ``loss`` at sgd rate ``rate``: scikit-learn's
@@ -562,7 +562,7 @@ class _BaseMLP(BaseEstimator):
             iteration[0] += 1
             # SciPy >= 1.11 passes an OptimizeResult; older versions the parameter vector
             loss = float(getattr(intermediate_result, "fun", last.get("loss", np.nan)))
-            self.loss_curve_.append(loss)
+            self.loss_curve_.append(np.float64(loss))
             if self.verbose:
                 print(f"Iteration {iteration[0]}, loss = {loss:.8f}")
             if callbacks:
@@ -583,7 +583,7 @@ class _BaseMLP(BaseEstimator):
         )
         params[:] = result.x
         self.n_iter_ = min(int(result.nit), self.max_iter)
-        self.loss_ = float(result.fun)
+        self.loss_ = np.float64(result.fun)  # scikit-learn's type
         if result.status != 0 and "callback" not in str(result.message).lower():
             warnings.warn(
                 f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
@@ -642,6 +642,7 @@ class _BaseMLP(BaseEstimator):
     _FITTED_SIMPLE = ("n_features_in_", "n_iter_", "t_", "n_outputs_", "n_layers_", "out_activation_",
                       "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
                       "loss_", "validation_loss_curve_", "_no_improvement_count")
+    _FITTED_FLOAT64 = ("loss_", "best_loss_")  # np.float64 as in scikit-learn (and loss_curve_'s entries)
 
     def save(self, path) -> None:
         """Write the fitted estimator as a bpnet model file (docs/model-format.md).
@@ -707,6 +708,10 @@ class _BaseMLP(BaseEstimator):
                 est.classes_ = classes
             elif k == "feature_names_in_":
                 est.feature_names_in_ = np.asarray(v, dtype=object)
+            elif k == "loss_curve_":
+                est.loss_curve_ = [np.float64(x) for x in v]
+            elif k in cls._FITTED_FLOAT64 and v is not None:
+                setattr(est, k, np.float64(v))
             else:
                 setattr(est, k, v)
         net.metadata = {}
@@ -762,8 +767,10 @@ _ATTR_DOC = """
         Views of the biases.
     loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_,
     n_iter_, n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
-        As scikit-learn's (``loss_curve_`` is also kept for lbfgs, one entry per iteration;
-        ``validation_scores_`` is also filled when ``X_val`` is given to ``fit``).
+        As scikit-learn's, with its types (``loss_``, ``best_loss_`` and the entries of
+        ``loss_curve_`` are ``np.float64``; the validation scores are floats).
+        ``loss_curve_`` is also kept for lbfgs, one entry per iteration; ``validation_scores_``
+        is also filled when ``X_val`` is given to ``fit``.
     validation_loss_curve_ : list of float
         Loss on the validation rows after each epoch (empty without validation rows). Not in
         scikit-learn.
