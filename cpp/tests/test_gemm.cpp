@@ -270,7 +270,8 @@ TEST_CASE("gemm: dispatch override selects the path, unknown names throw") {
 }
 
 TEST_CASE("gemm: deterministic, same bits twice and for 1 or 2 threads") {
-    const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {97, 61, 500}, {3, 700, 300}};
+    const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {97, 61, 500}, {3, 700, 300},
+                            {20, 300, 400}};
     for (auto& isa : runnable_isas()) {
         kd::select_isa(isa);
         for (auto& f : kForms)

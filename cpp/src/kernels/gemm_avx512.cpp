@@ -11,6 +11,125 @@
 namespace bpnet::kernels::detail {
 namespace {
 
+inline __mmask16 mask16(std::size_t n) {
+    return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+}
+
+inline __mmask8 mask8(std::size_t n) {
+    return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1u);
+}
+
+// Vector types of the small direct path (see gemm_small in gemm_blocked.hpp).
+struct VecF32 {
+    using T = float;
+    using V = __m512;
+    static constexpr std::size_t W = 16;
+    static V zero() { return _mm512_setzero_ps(); }
+    static V set1(T x) { return _mm512_set1_ps(x); }
+    static V loadu(const T* p) { return _mm512_loadu_ps(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm512_maskz_loadu_ps(mask16(n), p); }
+    static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm512_mask_storeu_ps(p, mask16(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+    static T reduce_add(V v) { return _mm512_reduce_add_ps(v); }
+    static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
+    // out[q] = Σ lanes of acc[q], q < 8: 512 → 256 bits, then a horizontal-add tree.
+    static void reduce8(const V* acc, T* out) {
+        __m256 h[8];
+        for (int q = 0; q < 8; ++q)
+            h[q] = _mm256_add_ps(_mm512_castps512_ps256(acc[q]),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[q]), 1)));
+        const __m256 p01 = _mm256_hadd_ps(h[0], h[1]), p23 = _mm256_hadd_ps(h[2], h[3]);
+        const __m256 p45 = _mm256_hadd_ps(h[4], h[5]), p67 = _mm256_hadd_ps(h[6], h[7]);
+        const __m256 g0 = _mm256_hadd_ps(p01, p23), g1 = _mm256_hadd_ps(p45, p67);
+        _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20),
+                                            _mm256_permute2f128_ps(g0, g1, 0x31)));
+    }
+    using M = __mmask16;
+    static M mask(std::size_t n) { return mask16(n); }
+    static V load_mask(M m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
+    static void store_mask(T* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+};
+
+struct VecF64 {
+    using T = double;
+    using V = __m512d;
+    static constexpr std::size_t W = 8;
+    static V zero() { return _mm512_setzero_pd(); }
+    static V set1(T x) { return _mm512_set1_pd(x); }
+    static V loadu(const T* p) { return _mm512_loadu_pd(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm512_maskz_loadu_pd(mask8(n), p); }
+    static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm512_mask_storeu_pd(p, mask8(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+    static T reduce_add(V v) { return _mm512_reduce_add_pd(v); }
+    static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
+    // out[q] = Σ lanes of acc[q], q < 8: a tree of unpacks and 128-bit lane shuffles.
+    static void reduce8(const V* acc, T* out) {
+        __m512d t[4];
+        for (int q = 0; q < 4; ++q)
+            t[q] = _mm512_add_pd(_mm512_unpacklo_pd(acc[2 * q], acc[2 * q + 1]),
+                                 _mm512_unpackhi_pd(acc[2 * q], acc[2 * q + 1]));
+        const __m512d u0 = _mm512_add_pd(_mm512_shuffle_f64x2(t[0], t[1], 0x88),
+                                         _mm512_shuffle_f64x2(t[0], t[1], 0xdd));
+        const __m512d u1 = _mm512_add_pd(_mm512_shuffle_f64x2(t[2], t[3], 0x88),
+                                         _mm512_shuffle_f64x2(t[2], t[3], 0xdd));
+        _mm512_storeu_pd(out, _mm512_add_pd(_mm512_shuffle_f64x2(u0, u1, 0x88),
+                                            _mm512_shuffle_f64x2(u0, u1, 0xdd)));
+    }
+    using M = __mmask8;
+    static M mask(std::size_t n) { return mask8(n); }
+    static V load_mask(M m, const T* p) { return _mm512_maskz_loadu_pd(m, p); }
+    static void store_mask(T* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+};
+
+
+// General register tile, for both precisions (V: VecF32 or VecF64, W lanes): the
+// MR x (W * NV) product, then rows < mr and columns < nr stored with the same vector epilogue
+// as the micro-kernels (so an element's bits do not depend on the tile it falls in).
+//   A: AN ? a[r*sa + p] (rows of a row-major A) : a[p*sa + r] (packed, or Aᵀ in memory);
+//      all MR rows must be readable.
+//   B: BD ? b[p*sb + j] straight from a row-major B, masked to nr columns : packed (sb = NR).
+template <class V, std::size_t MR, int NV, bool AN, bool BD>
+static inline void tile_v(std::size_t kc, const typename V::T* a, std::size_t sa,
+                          const typename V::T* b, std::size_t sb, typename V::T* c,
+                          std::size_t ldc, typename V::T alpha, typename V::T beta,
+                          std::size_t mr, std::size_t nr) {
+    using T = typename V::T;
+    constexpr std::size_t W = V::W;
+    typename V::V acc[MR][NV];
+    typename V::M mk[NV];
+    for (int v = 0; v < NV; ++v) mk[v] = V::mask(nr > W * v ? nr - W * v : 0);
+#pragma GCC unroll 12
+    for (std::size_t r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+    for (std::size_t p = 0; p < kc; ++p) {
+        typename V::V bv[NV];
+        for (int v = 0; v < NV; ++v)
+            bv[v] = BD ? V::load_mask(mk[v], b + p * sb + W * v) : V::loadu(b + p * sb + W * v);
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r) {
+            const auto av = V::set1(AN ? a[r * sa + p] : a[p * sa + r]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(av, bv[v], acc[r][v]);
+        }
+    }
+    const auto va = V::set1(alpha);
+    const auto vb = V::set1(beta);
+#pragma GCC unroll 12
+    for (std::size_t r = 0; r < MR; ++r) {  // fixed trip count keeps acc in registers
+        if (r >= mr) break;
+        T* cr = c + r * ldc;
+        for (int v = 0; v < NV; ++v) {
+            const auto out = beta == T(0)
+                                 ? V::mul(va, acc[r][v])
+                                 : V::fmadd(va, acc[r][v], V::mul(vb, V::load_mask(mk[v], cr + W * v)));
+            V::store_mask(cr + W * v, mk[v], out);
+        }
+    }
+}
+
 // ---- float ------------------------------------------------------------------------------
 
 // In-register transpose of 16 rows of 16 floats.
@@ -38,9 +157,6 @@ inline void transpose16(__m512 r[16]) {
     }
 }
 
-inline __mmask16 mask16(std::size_t n) {
-    return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
-}
 
 struct KernelF32 {
     using T = float;
@@ -160,47 +276,12 @@ struct KernelF32 {
         else edge_nv<2>(kc, a, b, c, ldc, alpha, beta, mr, nr);
     }
 
-    // General tile for the direct (unpacked) driver: the MR x (16 * NV) product, then rows < mr
-    // and columns < nr stored with the same vector epilogue as micro_kernel (same bits).
-    //   A: AN ? a[r*sa + p] (rows of a row-major A) : a[p*sa + r] (packed, or Aᵀ in memory);
-    //      all MR rows must be readable.
-    //   B: BD ? b[p*sb + j] straight from a row-major B, masked to nr columns : packed (sb = NR).
+    // General tile for the direct (unpacked) driver (see tile_v).
     template <int NV, bool AN, bool BD>
     static void tile(std::size_t kc, const float* a, std::size_t sa, const float* b,
                      std::size_t sb, float* c, std::size_t ldc, float alpha, float beta,
                      std::size_t mr, std::size_t nr) {
-        __m512 acc[MR][NV];
-        __mmask16 mk[NV];
-        for (int v = 0; v < NV; ++v) mk[v] = mask16(nr > 16u * v ? nr - 16u * v : 0);
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r)
-            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-        for (std::size_t p = 0; p < kc; ++p) {
-            __m512 bv[NV];
-            for (int v = 0; v < NV; ++v)
-                bv[v] = BD ? _mm512_maskz_loadu_ps(mk[v], b + p * sb + 16 * v)
-                           : _mm512_load_ps(b + p * sb + 16 * v);
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                const __m512 av = _mm512_set1_ps(AN ? a[r * sa + p] : a[p * sa + r]);
-                for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-            }
-        }
-        const __m512 va = _mm512_set1_ps(alpha);
-        const __m512 vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r) {
-            if (r >= mr) break;
-            float* cr = c + r * ldc;
-            for (int v = 0; v < NV; ++v) {
-                const __m512 out =
-                    beta == 0.0f
-                        ? _mm512_mul_ps(va, acc[r][v])
-                        : _mm512_fmadd_ps(va, acc[r][v],
-                                          _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mk[v], cr + 16 * v)));
-                _mm512_mask_storeu_ps(cr + 16 * v, mk[v], out);
-            }
-        }
+        tile_v<VecF32, MR, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
     }
     template <bool AN, bool BD>
     static void tile_nr(std::size_t kc, const float* a, std::size_t sa, const float* b,
@@ -232,9 +313,6 @@ inline void transpose8(__m512d r[8]) {
     }
 }
 
-inline __mmask8 mask8(std::size_t n) {
-    return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1u);
-}
 
 struct KernelF64 {
     using T = double;
@@ -305,85 +383,69 @@ struct KernelF64 {
             }
         }
     }
+
+    // Edge tile straight to C, masked (nr <= 8 computes half the tile); see tile_v.
+    static void edge_kernel(std::size_t kc, const double* a, const double* b, double* c,
+                            std::size_t ldc, double alpha, double beta, std::size_t mr,
+                            std::size_t nr) {
+        if (nr <= 8) tile_v<VecF64, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        else tile_v<VecF64, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+    }
+    template <bool AN, bool BD>
+    static void tile_nr(std::size_t kc, const double* a, std::size_t sa, const double* b,
+                        std::size_t sb, double* c, std::size_t ldc, double alpha, double beta,
+                        std::size_t mr, std::size_t nr) {
+        if (nr <= 8) tile_v<VecF64, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        else tile_v<VecF64, MR, 2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    }
 };
 
 // The direct driver pays where packing A is a large share of the work (k and n modest: each
 // A panel is reused across only n / NR tiles) and the whole packed Bᵀ slice (KC x n) stays in
 // L2 (n <= NC). B is read in place only when few row panels reuse it (m <= 2 MR): strided rows
 // of a wide B cost more in L1/TLB misses than the copy saves.
-static bool direct_ok(const GemmArgs<float>& g) {
-    return g.n <= KernelF32::NC && g.k >= 32;
+template <class K>
+static bool direct_ok(const GemmArgs<typename K::T>& g) {
+    return g.n <= K::NC && g.k >= 32;
 }
-static bool direct_b(const GemmArgs<float>& g) {
-    return g.tb == Trans::N && g.m <= 2 * KernelF32::MR;
+template <class K>
+static bool direct_b(const GemmArgs<typename K::T>& g) {
+    return g.tb == Trans::N && g.m <= 2 * K::MR;
 }
-
-// Vector types of the small direct path (see gemm_small in gemm_blocked.hpp).
-struct VecF32 {
-    using T = float;
-    using V = __m512;
-    static constexpr std::size_t W = 16;
-    static V zero() { return _mm512_setzero_ps(); }
-    static V set1(T x) { return _mm512_set1_ps(x); }
-    static V loadu(const T* p) { return _mm512_loadu_ps(p); }
-    static V load_part(const T* p, std::size_t n) { return _mm512_maskz_loadu_ps(mask16(n), p); }
-    static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
-    static void store_part(T* p, V v, std::size_t n) { _mm512_mask_storeu_ps(p, mask16(n), v); }
-    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-    static T reduce_add(V v) { return _mm512_reduce_add_ps(v); }
-    static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
-};
-
-struct VecF64 {
-    using T = double;
-    using V = __m512d;
-    static constexpr std::size_t W = 8;
-    static V zero() { return _mm512_setzero_pd(); }
-    static V set1(T x) { return _mm512_set1_pd(x); }
-    static V loadu(const T* p) { return _mm512_loadu_pd(p); }
-    static V load_part(const T* p, std::size_t n) { return _mm512_maskz_loadu_pd(mask8(n), p); }
-    static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
-    static void store_part(T* p, V v, std::size_t n) { _mm512_mask_storeu_pd(p, mask8(n), v); }
-    static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-    static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-    static T reduce_add(V v) { return _mm512_reduce_add_pd(v); }
-    static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
-};
 
 // Direct driver for mid-size products on one thread: full MR-row panels of A are read where
 // they lie (no packing), B too when it is row-major (tb == N); only Bᵀ and the last partial row
 // panel are packed. Same KC split and the same per-element arithmetic as gemm_blocked, so the
 // bits are those of the blocked path (and of any thread count).
-template <bool BD>
-static void direct_f32_b(const GemmArgs<float>& g) {
-    using K = KernelF32;
+template <class K, bool BD>
+static void direct_blocked(const GemmArgs<typename K::T>& g) {
+    using T = typename K::T;
     const std::size_t KC = balanced_block(g.k, K::KC, 1);
     const std::size_t n_pad = (g.n + K::NR - 1) / K::NR * K::NR;
-    float* Ap = static_cast<float*>(scratch(0, K::MR * KC * sizeof(float)));
-    float* Bp = BD ? nullptr : static_cast<float*>(scratch(1, n_pad * KC * sizeof(float)));
+    T* Ap = static_cast<T*>(scratch(0, K::MR * KC * sizeof(T)));
+    T* Bp = BD ? nullptr : static_cast<T*>(scratch(1, n_pad * KC * sizeof(T)));
     for (std::size_t pc = 0; pc < g.k; pc += KC) {
         const std::size_t kc = blk_min(KC, g.k - pc);
-        const float beta = pc == 0 ? g.beta : 1.0f;
+        const T beta = pc == 0 ? g.beta : T(1);
         if (!BD) pack_b<K>(g, pc, kc, 0, g.n, Bp);
         for (std::size_t ir = 0; ir < g.m; ir += K::MR) {
             const std::size_t mr = blk_min(K::MR, g.m - ir);
-            // Aᵀ in memory (ta == T) is read in place only for a short lda: its MR-float rows
+            // Aᵀ in memory (ta == T) is read in place only for a short lda: its MR-element rows
             // lie lda apart, and a long (page-multiple) lda puts them in a few L1 sets.
-            const bool a_direct = mr == K::MR && (g.ta == Trans::N || g.lda <= 256);
+            const bool a_direct = mr == K::MR && (g.ta == Trans::N || g.lda * sizeof(T) <= 1024);
             if (!a_direct) pack_a<K>(g, ir, mr, pc, kc, Ap);
             for (std::size_t jr = 0; jr < g.n; jr += K::NR) {
                 const std::size_t nr = blk_min(K::NR, g.n - jr);
-                const float* b = BD ? g.B + pc * g.ldb + jr : Bp + jr * kc;
+                const T* b = BD ? g.B + pc * g.ldb + jr : Bp + jr * kc;
                 const std::size_t sb = BD ? g.ldb : K::NR;
-                float* c = g.C + ir * g.ldc + jr;
+                T* c = g.C + ir * g.ldc + jr;
                 if (!a_direct)
-                    K::tile_nr<false, BD>(kc, Ap, K::MR, b, sb, c, g.ldc, g.alpha, beta, mr, nr);
+                    K::template tile_nr<false, BD>(kc, Ap, K::MR, b, sb, c, g.ldc, g.alpha, beta, mr, nr);
                 else if (g.ta == Trans::N)
-                    K::tile_nr<true, BD>(kc, g.A + ir * g.lda + pc, g.lda, b, sb, c, g.ldc,
+                    K::template tile_nr<true, BD>(kc, g.A + ir * g.lda + pc, g.lda, b, sb, c, g.ldc,
                                          g.alpha, beta, mr, nr);
                 else
-                    K::tile_nr<false, BD>(kc, g.A + pc * g.lda + ir, g.lda, b, sb, c, g.ldc,
+                    K::template tile_nr<false, BD>(kc, g.A + pc * g.lda + ir, g.lda, b, sb, c, g.ldc,
                                           g.alpha, beta, mr, nr);
             }
         }
@@ -391,16 +453,19 @@ static void direct_f32_b(const GemmArgs<float>& g) {
     if (g.epi.fn) g.epi.fn(g.epi.ctx, g.C, g.ldc, 0, g.m, 0, g.n);
 }
 
-void sgemm_blocked(const GemmArgs<float>& g, int nt) {
-    if (nt <= 1 && direct_ok(g)) {
-        if (direct_b(g)) direct_f32_b<true>(g);
-        else direct_f32_b<false>(g);
+template <class K>
+static void blocked_or_direct(const GemmArgs<typename K::T>& g, int nt) {
+    if (nt <= 1 && direct_ok<K>(g)) {
+        if (direct_b<K>(g)) direct_blocked<K, true>(g);
+        else direct_blocked<K, false>(g);
         return;
     }
-    gemm_blocked<KernelF32>(g, nt);
+    gemm_blocked<K>(g, nt);
 }
+
+void sgemm_blocked(const GemmArgs<float>& g, int nt) { blocked_or_direct<KernelF32>(g, nt); }
 void sgemm_small(const GemmArgs<float>& g) { gemm_small<VecF32>(g); }
-void dgemm_blocked(const GemmArgs<double>& g, int nt) { gemm_blocked<KernelF64>(g, nt); }
+void dgemm_blocked(const GemmArgs<double>& g, int nt) { blocked_or_direct<KernelF64>(g, nt); }
 void dgemm_small(const GemmArgs<double>& g) { gemm_small<VecF64>(g); }
 
 }  // namespace

@@ -251,32 +251,54 @@ static void small_nn(const GemmArgs<typename V::T>& g) {
     }
 }
 
-// ta == N, tb == T: C(i, j) = dot(row i of A, row j of B); four dot products at a time.
+// Whether V has reduce8(acc, out): the eight horizontal sums of acc[0..7] at once (a shuffle
+// tree, much cheaper than eight separate reductions).
+template <class V, class = void>
+struct HasReduce8 {
+    static constexpr bool value = false;
+};
+template <class V>
+struct HasReduce8<V, decltype(void(&V::reduce8))> {
+    static constexpr bool value = true;
+};
+
+template <class V>
+static inline void reduce_each(const typename V::V* acc, typename V::T* out) {
+    if constexpr (HasReduce8<V>::value)
+        V::reduce8(acc, out);
+    else
+        for (std::size_t q = 0; q < 8; ++q) out[q] = V::reduce_add(acc[q]);
+}
+
+// ta == N, tb == T: C(i, j) = dot(row i of A, row j of B); eight dot products at a time (eight
+// independent FMA chains keep enough loads of B in flight when B streams from L2).
 template <class V>
 static void small_nt(const GemmArgs<typename V::T>& g) {
     using T = typename V::T;
-    constexpr std::size_t W = V::W;
+    constexpr std::size_t W = V::W, Q = 8;
     const std::size_t kv = g.k / W * W, kt = g.k - kv;
     for (std::size_t i = 0; i < g.m; ++i) {
         const T* a = g.A + i * g.lda;
-        for (std::size_t j = 0; j < g.n; j += 4) {
-            const T* b[4];
-            for (std::size_t q = 0; q < 4; ++q) b[q] = g.B + blk_min(j + q, g.n - 1) * g.ldb;
-            typename V::V acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+        for (std::size_t j = 0; j < g.n; j += Q) {
+            const T* b[Q];
+            for (std::size_t q = 0; q < Q; ++q) b[q] = g.B + blk_min(j + q, g.n - 1) * g.ldb;
+            typename V::V acc[Q];
+            for (std::size_t q = 0; q < Q; ++q) acc[q] = V::zero();
             for (std::size_t p = 0; p < kv; p += W) {
                 const auto av = V::loadu(a + p);
-                for (std::size_t q = 0; q < 4; ++q) acc[q] = V::fmadd(av, V::loadu(b[q] + p), acc[q]);
+                for (std::size_t q = 0; q < Q; ++q) acc[q] = V::fmadd(av, V::loadu(b[q] + p), acc[q]);
             }
             if (kt > 0) {
                 const auto av = V::load_part(a + kv, kt);
-                for (std::size_t q = 0; q < 4; ++q)
+                for (std::size_t q = 0; q < Q; ++q)
                     acc[q] = V::fmadd(av, V::load_part(b[q] + kv, kt), acc[q]);
             }
-            const std::size_t nq = blk_min(4, g.n - j);
+            T sum[Q];
+            reduce_each<V>(acc, sum);
+            const std::size_t nq = blk_min(Q, g.n - j);
             for (std::size_t q = 0; q < nq; ++q) {
                 T& c = g.C[i * g.ldc + j + q];
-                const T s = V::reduce_add(acc[q]);
-                c = g.beta == T(0) ? g.alpha * s : V::fma1(g.alpha, s, g.beta * c);
+                c = g.beta == T(0) ? g.alpha * sum[q] : V::fma1(g.alpha, sum[q], g.beta * c);
             }
         }
     }
