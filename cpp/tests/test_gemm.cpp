@@ -299,4 +299,25 @@ TEST_CASE("threads: set_num_threads validates and is reported") {
     CHECK(bpnet::num_threads() == (bpnet::openmp_enabled() ? 2 : 1));
 }
 
+TEST_CASE("threads: ThreadScope is per thread, nests, and 0 keeps the enclosing setting") {
+    if (!bpnet::openmp_enabled()) return;
+    bpnet::set_num_threads(3);
+    {
+        bpnet::ThreadScope outer(1);  // e.g. an estimator's n_threads=1 ...
+        CHECK(bpnet::num_threads() == 1);
+        {
+            bpnet::ThreadScope inner(0);  // ... around a fit that asks for nothing
+            CHECK(bpnet::num_threads() == 1);
+        }
+        {
+            bpnet::ThreadScope inner(2);
+            CHECK(bpnet::num_threads() == 2);
+        }
+        CHECK(bpnet::num_threads() == 1);
+    }
+    CHECK(bpnet::num_threads() == 3);
+    CHECK_THROWS_AS(bpnet::ThreadScope(-1), std::invalid_argument);
+    bpnet::set_num_threads(2);
+}
+
 TEST_MAIN()

@@ -11,8 +11,9 @@ void set_num_threads(int n);
 int thread_local_num_threads();
 void set_thread_local_num_threads(int n);
 
-// Sets the thread count for the calling thread while alive (0: leave the default), e.g. for
-// one fit or one predict; other threads are not affected.
+// Sets the thread count for the calling thread while alive, e.g. for one fit or one predict;
+// other threads are not affected. 0 leaves the calling thread's setting (an enclosing scope's,
+// or the default) as it is.
 class ThreadScope {
 public:
     explicit ThreadScope(int n);

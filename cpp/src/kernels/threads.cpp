@@ -27,7 +27,10 @@ void set_thread_local_num_threads(int n) {
     t_threads = n;
 }
 
-ThreadScope::ThreadScope(int n) : saved_(t_threads) { set_thread_local_num_threads(n); }
+ThreadScope::ThreadScope(int n) : saved_(t_threads) {
+    if (n < 0) set_thread_local_num_threads(n);  // throws
+    if (n > 0) t_threads = n;  // 0 leaves the calling thread's setting as it is
+}
 
 ThreadScope::~ThreadScope() { t_threads = saved_; }
 
