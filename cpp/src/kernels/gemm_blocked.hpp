@@ -173,9 +173,11 @@ static void blocked_range(const GemmArgs<typename K::T>& g, std::size_t i0, std:
     }
 }
 
-// Blocked gemm; with n_threads > 1, C is cut into n_threads column blocks (multiples of NR),
-// or row blocks (multiples of MR) when it is too narrow. Each thread runs the whole k-sum of
-// its block, so every element is computed the same way whatever the thread count.
+// Blocked gemm; with n_threads > 1, C is cut into n_threads column blocks (multiples of NR)
+// or row blocks (multiples of MR), along its longer side: a thread packs all of op(A) when C is
+// cut into columns and all of op(B) when it is cut into rows, so cutting the longer side
+// repeats the packing of the smaller operand. Each thread runs the whole k-sum of its block,
+// so every element is computed the same way whatever the thread count.
 template <class K>
 static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
     const std::size_t nt = n_threads > 1 ? static_cast<std::size_t>(n_threads) : 1;
@@ -185,7 +187,7 @@ static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
         blocked_range<K>(g, 0, g.m, 0, g.n);
         return;
     }
-    const bool split_n = n_panels >= nt || n_panels >= m_panels;
+    const bool split_n = m_panels < nt ? n_panels >= m_panels : n_panels >= nt && g.n >= g.m;
     const std::size_t panels = split_n ? n_panels : m_panels;
     const std::size_t parts = blk_min(nt, panels);
 #ifdef BPNET_WITH_OPENMP
