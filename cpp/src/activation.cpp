@@ -45,11 +45,22 @@ bool output_only(Activation a) { return a == Activation::softmax || a == Activat
 
 namespace {
 
+// Layers at least this wide take vmath::exp (vectorised); narrower ones libm's exp, whose
+// latency is lower for a handful of values (the text's 1-3-1 network, one sample per step).
+// The choice depends on the layer's width only, so a unit's output never depends on the batch.
+constexpr std::size_t kVectorExpWidth = 8;
+
 template <class T>
-inline T sigmoid(T z) {
-    // Stable for large |z|: never exp of a large positive number. Branch-free, so it vectorises.
-    const T e = vmath::exp(z >= T(0) ? -z : z);
-    return z >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+inline T exp_for(T x, bool vector) {
+    return vector ? vmath::exp(x) : std::exp(x);
+}
+
+template <class T>
+inline T sigmoid(T z, bool vector) {
+    // Stable for large |z|: never exp of a large positive number. 1 / (1 + e^-z) for z >= 0,
+    // e^z / (1 + e^z) below; both arms computed, then selected, so the loop vectorises.
+    const T e = exp_for(-std::fabs(z), vector);
+    return (z >= T(0) ? T(1) : e) / (T(1) + e);
 }
 
 // Softmax of each row: exp(z − max) / Σ exp(z − max). Works through rows in groups so the
@@ -71,12 +82,15 @@ BPNET_CLONES void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t c
             const T* zb = z + i0 * ld;
             for (std::size_t i = 0; i < g; ++i)
                 for (std::size_t j = 0; j < cols; ++j) ab[i * cols + j] = zb[i * cols + j] - mx[i];
-            for (std::size_t q = 0; q < g * cols; ++q) ab[q] = vmath::exp(ab[q]);
+            if (cols >= kVectorExpWidth)
+                for (std::size_t q = 0; q < g * cols; ++q) ab[q] = vmath::exp(ab[q]);
+            else
+                for (std::size_t q = 0; q < g * cols; ++q) ab[q] = std::exp(ab[q]);
         } else {
             for (std::size_t i = 0; i < g; ++i) {
                 T* ai = a + (i0 + i) * ld;
                 const T* zi = z + (i0 + i) * ld;
-                for (std::size_t j = 0; j < cols; ++j) ai[j] = vmath::exp(zi[j] - mx[i]);
+                for (std::size_t j = 0; j < cols; ++j) ai[j] = exp_for(zi[j] - mx[i], cols >= kVectorExpWidth);
             }
         }
         for (std::size_t i = 0; i < g; ++i) {
@@ -96,6 +110,7 @@ BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size
                         std::size_t ld) {
     // z, a: (rows, cols), leading dimension ld
     if (act == Activation::softmax) return softmax_rows(a, z, rows, cols, ld);
+    const bool vector = cols >= kVectorExpWidth;
     for (std::size_t i = 0; i < rows; ++i) {
         const T* zi = z + i * ld;
         T* ai = a + i * ld;
@@ -104,7 +119,10 @@ BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size
                 if (ai != zi) std::copy(zi, zi + cols, ai);
                 break;
             case Activation::sigmoid:
-                for (std::size_t j = 0; j < cols; ++j) ai[j] = sigmoid(zi[j]);
+                if (vector)
+                    for (std::size_t j = 0; j < cols; ++j) ai[j] = sigmoid(zi[j], true);
+                else
+                    for (std::size_t j = 0; j < cols; ++j) ai[j] = sigmoid(zi[j], false);
                 break;
             case Activation::tanh:
                 for (std::size_t j = 0; j < cols; ++j) ai[j] = std::tanh(zi[j]);
@@ -114,10 +132,13 @@ BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size
                 break;
             case Activation::leaky_relu:
                 for (std::size_t j = 0; j < cols; ++j)
-                    ai[j] = zi[j] > T(0) ? zi[j] : T(leaky_relu_slope) * zi[j];
+                    ai[j] = (zi[j] > T(0) ? T(1) : T(leaky_relu_slope)) * zi[j];
                 break;
             case Activation::exp:
-                for (std::size_t j = 0; j < cols; ++j) ai[j] = vmath::exp(zi[j]);
+                if (vector)
+                    for (std::size_t j = 0; j < cols; ++j) ai[j] = vmath::exp(zi[j]);
+                else
+                    for (std::size_t j = 0; j < cols; ++j) ai[j] = std::exp(zi[j]);
                 break;
             case Activation::softmax:  // handled above
                 break;
@@ -148,7 +169,7 @@ BPNET_CLONES void activation_backward(Activation act, T* delta, const T* z, cons
                 break;
             case Activation::leaky_relu:
                 for (std::size_t j = 0; j < cols; ++j)
-                    di[j] = zi[j] > T(0) ? di[j] : T(leaky_relu_slope) * di[j];
+                    di[j] *= zi[j] > T(0) ? T(1) : T(leaky_relu_slope);
                 break;
             case Activation::exp:
                 for (std::size_t j = 0; j < cols; ++j) di[j] *= ai[j];

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace bpnet::vmath {
 
@@ -92,22 +93,32 @@ template <class T>
 inline T exp(T x) {
     using C = ExpConst<T>;
     using Int = typename C::Int;
-    const bool nan = !(x == x);
-    T xc = nan ? T(0) : x;
-    xc = xc < C::lo ? C::lo : xc;
-    xc = xc > C::hi ? C::hi : xc;
+    using UInt = std::make_unsigned_t<Int>;
+    // Written so that GCC vectorises a loop of it: selects of computed values only (a NaN
+    // test such as x == x is not if-converted), and integer steps in unsigned arithmetic so a
+    // NaN's garbage exponent wraps instead of overflowing.
+    // x is not clamped first (GCC 12 does not if-convert a clamp whose result feeds
+    // arithmetic, for AVX2): out of range, n is garbage in wrapping unsigned arithmetic and the
+    // selects at the end settle the result. Constants as values: a ?: between two static
+    // members selects an lvalue, which is a branch.
+    const T lo = C::lo, hi = C::hi, inf = std::numeric_limits<T>::infinity(), zero = T(0);
+    const T xc = x;
     const T t = xc * C::log2e + C::shifter;  // round(x / ln 2) in the low mantissa bits
     const T nf = t - C::shifter;
-    const Int n = bits_of(t) - bits_of(C::shifter);
+    const Int n = Int(UInt(bits_of(t)) - UInt(bits_of(C::shifter)));
     const T r = (xc - nf * C::ln2_hi) - nf * C::ln2_lo;
     const T p = exp_reduced(r);
     const Int n1 = n / 2, n2 = n - n1;
-    const T s1 = from_bits<T>((n1 + C::bias) << C::mantissa_bits);
-    const T s2 = from_bits<T>((n2 + C::bias) << C::mantissa_bits);
-    T y = p * s1 * s2;
-    y = x > C::hi ? std::numeric_limits<T>::infinity() : y;
-    y = x < C::lo ? T(0) : y;
-    return nan ? x : y;
+    const T s1 = from_bits<T>(Int(UInt(n1 + C::bias) << C::mantissa_bits));
+    const T s2 = from_bits<T>(Int(UInt(n2 + C::bias) << C::mantissa_bits));
+    // x − x is 0 for finite x and NaN for NaN (and ±inf, settled by the selects below)
+    const T y = p * s1 * s2 + (x - x);
+    // y, or +inf above hi, or 0 below lo, chosen with bit masks (GCC 12 turns ?: here into a
+    // branch around the arithmetic, which stops vectorisation for AVX2)
+    const UInt over = UInt(0) - UInt(x > hi), under = UInt(0) - UInt(x < lo);
+    const UInt keep = ~(over | under);
+    return from_bits<T>(Int((UInt(bits_of(y)) & keep) | (UInt(bits_of(inf)) & over) |
+                            (UInt(bits_of(zero)) & under)));
 }
 
 }  // namespace bpnet::vmath
