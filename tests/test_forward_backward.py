@@ -112,6 +112,22 @@ def test_mid_size_batches_cut_in_row_chunks_match_numpy(rng, dtype, n):
         close(g.deltas[l], deltas[l], tol)
 
 
+def test_deep_network_on_a_chunked_batch_matches_numpy(rng):
+    """More layers than backward keeps per-chunk pointers for on the stack (16), on a batch
+    cut into row chunks."""
+    sizes = [16] + [16] * 18 + [3]
+    net = bpnet.Network(sizes, activation="tanh", loss="half_squared_error", seed=5)
+    X, y = rng.normal(size=(200, 16)), rng.normal(size=(200, 3))
+    C, dWs, dbs, deltas, _, _ = ref.backward(net.weights, net.biases, ["tanh"] * 18 + ["identity"],
+                                             "half_squared_error", X, y)
+    g = net.backward(X, y)
+    assert g.loss == pytest.approx(C, rel=1e-12)
+    for l in range(len(sizes) - 1):
+        close(g.weights[l], dWs[l], 1e-9)
+        close(g.biases[l], dbs[l], 1e-9)
+        close(g.deltas[l], deltas[l], 1e-9)
+
+
 def numeric_gradient(net, X, y, h=1e-6):
     """Central differences on the flat parameter vector, written here independently."""
     p = net.params
