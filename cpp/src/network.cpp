@@ -552,7 +552,7 @@ double Network<T>::gradient(bool with_forward, const T* X, const T* Y, std::size
         n_eff = weight_sum(w, n);
     }
     const T scale = T(1.0 / n_eff);
-    // One chunk's work: gather its rows, forward them, backpropagate them.
+    // rows [r0, r1) of a shuffled batch into xb, yb, wb
     auto copy_rows = [&](std::size_t r0, std::size_t r1) {
         for (std::size_t i = r0; i < r1; ++i) {
             const std::size_t r = gather->rows[i];
@@ -571,6 +571,7 @@ double Network<T>::gradient(bool with_forward, const T* X, const T* Y, std::size
             copy_rows(r0, r1);
         });
     }
+    // One chunk's work: gather its rows, forward them, backpropagate them.
     auto chunk = [&](std::size_t r0, std::size_t r1, T* g) {
         if (gather && !gather_apart) copy_rows(r0, r1);
         if (with_forward) forward_rows(X, r0, r1, z, a);

@@ -293,6 +293,34 @@ TEST_CASE("gemm: deterministic, same bits twice and for 1 or 2 threads") {
     }
 }
 
+TEST_CASE("gemm: OpenMP workers compute with the caller's flush-to-zero mode") {
+#if defined(__x86_64__) || defined(__SSE__)
+    // products of 1e-20 and 1e-20 are subnormal in float: flushed to zero in the caller's mode,
+    // so 1 and 2 threads must agree on zeros everywhere
+    const Shape s{128, 256, 100};
+    std::vector<float> A(s.m * s.k, 1e-20f), B(s.k * s.n, 1e-20f);
+    auto run = [&](int threads) {
+        bpnet::set_num_threads(threads);
+        std::vector<float> C(s.m * s.n, -1.0f);
+        const unsigned saved = __builtin_ia32_stmxcsr();
+        __builtin_ia32_ldmxcsr(saved | 0x8040u);  // FTZ | DAZ
+        bpnet::kernels::gemm<float>(Trans::N, Trans::N, s.m, s.n, s.k, 1.0f, A.data(), s.k,
+                                    B.data(), s.n, 0.0f, C.data(), s.n);
+        __builtin_ia32_ldmxcsr(saved);
+        return C;
+    };
+    for (auto& isa : runnable_isas()) {
+        kd::select_isa(isa);
+        const auto one = run(1), two = run(2);
+        CHECK_MSG(same_bits(one, two), isa + ": 1 vs 2 threads differ under flush-to-zero");
+        bool zeros = true;
+        for (float v : two) zeros = zeros && v == 0.0f;
+        CHECK_MSG(zeros, isa + ": subnormal products were not flushed to zero");
+    }
+    bpnet::set_num_threads(2);
+#endif
+}
+
 TEST_CASE("threads: set_num_threads validates and is reported") {
     CHECK_THROWS_AS(bpnet::set_num_threads(0), std::invalid_argument);
     bpnet::set_num_threads(2);

@@ -190,16 +190,28 @@ static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
     const bool split_n = m_panels < nt ? n_panels >= m_panels : n_panels >= nt && g.n >= g.m;
     const std::size_t panels = split_n ? n_panels : m_panels;
     const std::size_t parts = blk_min(nt, panels);
+#if defined(__x86_64__) || defined(__SSE__)
+    // every worker computes with the caller's floating-point mode (flush-to-zero during
+    // training), so a tile's bits never depend on the thread that computed it
+    const unsigned mode = __builtin_ia32_stmxcsr();
+#endif
 #ifdef BPNET_WITH_OPENMP
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
 #endif
     for (std::size_t t = 0; t < parts; ++t) {
+#if defined(__x86_64__) || defined(__SSE__)
+        const unsigned saved = __builtin_ia32_stmxcsr();
+        __builtin_ia32_ldmxcsr(mode);
+#endif
         // panels [t*panels/parts, (t+1)*panels/parts)
         const std::size_t q0 = t * panels / parts, q1 = (t + 1) * panels / parts;
         if (split_n)
             blocked_range<K>(g, 0, g.m, q0 * K::NR, blk_min(q1 * K::NR, g.n));
         else
             blocked_range<K>(g, q0 * K::MR, blk_min(q1 * K::MR, g.m), 0, g.n);
+#if defined(__x86_64__) || defined(__SSE__)
+        __builtin_ia32_ldmxcsr(saved);
+#endif
     }
 }
 
