@@ -4,8 +4,9 @@
 //   bench_gemm run f32|f64 NN|NT|TN|TT m n k threads reps A.bin B.bin C.bin
 //       A, B: raw row-major arrays (A (m,k) or (k,m), B (k,n) or (n,k), no padding).
 //       Prints "isa=<name> threads=<t> median_s=<s> min_s=<s>" and writes C (m, n).
-//   bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls
-//       Prints the median time per call in nanoseconds of repeated small products.
+//   bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]
+//       Prints the median time per call in nanoseconds of repeated products (1 thread unless
+//       threads is given).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
             const Trans ta = trans_of(argv[3][0]), tb = trans_of(argv[3][1]);
             const std::size_t m = std::stoul(argv[4]), n = std::stoul(argv[5]), k = std::stoul(argv[6]);
             const long calls = std::atol(argv[7]);
-            bpnet::set_num_threads(1);
+            bpnet::set_num_threads(argc >= 9 ? std::atoi(argv[8]) : 1);
             return std::strcmp(argv[2], "f32") == 0 ? latency<float>(ta, tb, m, n, k, calls)
                                                     : latency<double>(ta, tb, m, n, k, calls);
         }
@@ -102,6 +103,6 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr,
                  "usage: bench_gemm run f32|f64 NN|NT|TN|TT m n k threads reps A B C\n"
-                 "       bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls\n");
+                 "       bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]\n");
     return 2;
 }

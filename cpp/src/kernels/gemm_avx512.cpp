@@ -418,7 +418,10 @@ static bool direct_b(const GemmArgs<typename K::T>& g) {
 // panel are packed. Same KC split and the same per-element arithmetic as gemm_blocked, so the
 // bits are those of the blocked path (and of any thread count).
 template <class K, bool BD>
-static void direct_blocked(const GemmArgs<typename K::T>& g) {
+static void direct_blocked(const GemmArgs<typename K::T>& g, std::size_t i_base = 0,
+                           std::size_t j_base = 0) {
+    // g may be a block of a larger product whose C starts at (i_base, j_base) of the whole:
+    // the epilogue is told where
     using T = typename K::T;
     const std::size_t KC = balanced_block(g.k, K::KC, 1);
     const std::size_t n_pad = (g.n + K::NR - 1) / K::NR * K::NR;
@@ -450,17 +453,63 @@ static void direct_blocked(const GemmArgs<typename K::T>& g) {
             }
         }
     }
-    if (g.epi.fn) g.epi.fn(g.epi.ctx, g.C, g.ldc, 0, g.m, 0, g.n);
+    if (g.epi.fn) g.epi.fn(g.epi.ctx, g.C, g.ldc, i_base, g.m, j_base, g.n);
 }
 
 template <class K>
+static void direct(const GemmArgs<typename K::T>& g, std::size_t i_base, std::size_t j_base) {
+    if (direct_b<K>(g)) direct_blocked<K, true>(g, i_base, j_base);
+    else direct_blocked<K, false>(g, i_base, j_base);
+}
+
+// With threads, C is cut as gemm_blocked cuts it (see there), and each thread runs the direct
+// driver on its block when the block suits it: no thread packs A at all (A's rows are read in
+// place), where gemm_blocked has every thread pack all of op(A) for a column cut. Same bits.
+template <class K>
 static void blocked_or_direct(const GemmArgs<typename K::T>& g, int nt) {
-    if (nt <= 1 && direct_ok<K>(g)) {
-        if (direct_b<K>(g)) direct_blocked<K, true>(g);
-        else direct_blocked<K, false>(g);
+    using T = typename K::T;
+    if (nt <= 1) {
+        if (direct_ok<K>(g)) direct<K>(g, 0, 0);
+        else gemm_blocked<K>(g, 1);
         return;
     }
-    gemm_blocked<K>(g, nt);
+    const std::size_t n_panels = (g.n + K::NR - 1) / K::NR, m_panels = (g.m + K::MR - 1) / K::MR;
+    const std::size_t threads = static_cast<std::size_t>(nt);
+    const bool split_n = m_panels < threads ? n_panels >= m_panels
+                                            : n_panels >= threads && g.n >= g.m;
+    const std::size_t panels = split_n ? n_panels : m_panels;
+    const std::size_t parts = blk_min(threads, panels);
+    // the widest block a thread gets must suit the direct driver
+    const std::size_t widest = split_n ? (n_panels + parts - 1) / parts * K::NR : g.n;
+    // (Aᵀ in memory, the ∂C/∂W product, measured a little faster packed)
+    if (parts < 2 || widest > K::NC || g.k < 32 || g.ta != Trans::N) {
+        gemm_blocked<K>(g, nt);
+        return;
+    }
+    const unsigned mode = __builtin_ia32_stmxcsr();  // the caller's flush-to-zero, as gemm_blocked
+#ifdef BPNET_WITH_OPENMP
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
+#endif
+    for (std::size_t t = 0; t < parts; ++t) {
+        const unsigned saved = __builtin_ia32_stmxcsr();
+        __builtin_ia32_ldmxcsr(mode);
+        const std::size_t q0 = t * panels / parts, q1 = (t + 1) * panels / parts;
+        GemmArgs<T> b = g;
+        if (split_n) {
+            const std::size_t j0 = q0 * K::NR, j1 = blk_min(q1 * K::NR, g.n);
+            b.n = j1 - j0;
+            b.B = g.tb == Trans::N ? g.B + j0 : g.B + j0 * g.ldb;
+            b.C = g.C + j0;
+            direct<K>(b, 0, j0);
+        } else {
+            const std::size_t i0 = q0 * K::MR, i1 = blk_min(q1 * K::MR, g.m);
+            b.m = i1 - i0;
+            b.A = g.ta == Trans::N ? g.A + i0 * g.lda : g.A + i0;
+            b.C = g.C + i0 * g.ldc;
+            direct<K>(b, i0, 0);
+        }
+        __builtin_ia32_ldmxcsr(saved);
+    }
 }
 
 void sgemm_blocked(const GemmArgs<float>& g, int nt) { blocked_or_direct<KernelF32>(g, nt); }
