@@ -75,6 +75,12 @@ def time_bpnet(exe, form, m, n, k, a, b, threads, reps, tmp: Path):
     b.tofile(fb)
     dt = "f32" if a.dtype == np.float32 else "f64"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    # The wait policy the Python package uses (bpnet/__init__.py), unless one is chosen.
+    if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
+        env["GOMP_SPINCOUNT"] = "20000"
+    # OpenBLAS's workers in this process busy-wait for ~0.1 s after each NumPy product: on 2
+    # cores they would hold the core bpnet's second thread needs. Let them go to sleep first.
+    time.sleep(0.5)
     out = subprocess.run([str(exe), "run", dt, form, str(m), str(n), str(k), str(threads),
                           str(reps), str(fa), str(fb), str(fc)], check=True, env=env,
                          capture_output=True, text=True).stdout
