@@ -3,6 +3,7 @@
 #include "bpnet/activation.hpp"
 
 #include "clones.hpp"
+#include "elementwise.hpp"
 #include "vmath.hpp"
 
 #include <algorithm>
@@ -66,7 +67,7 @@ inline T sigmoid(T z, bool vector) {
 // Softmax of each row: exp(z − max) / Σ exp(z − max). Works through rows in groups so the
 // exp runs over one long contiguous stretch (it vectorises) when the rows are contiguous.
 template <class T>
-BPNET_CLONES void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t cols, std::size_t ld) {
+inline void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t cols, std::size_t ld) {
     constexpr std::size_t group = 64;
     T mx[group];
     for (std::size_t i0 = 0; i0 < rows; i0 += group) {
@@ -103,10 +104,10 @@ BPNET_CLONES void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t c
     }
 }
 
-}  // namespace
-
+// The bodies, inlined into a clone per instruction set (the public functions) and into one
+// baseline copy for the per-sample path (elementwise.hpp): the same arithmetic, the same bits.
 template <class T>
-BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
+inline void forward_impl(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
                         std::size_t ld) {
     // z, a: (rows, cols), leading dimension ld
     if (act == Activation::softmax) return softmax_rows(a, z, rows, cols, ld);
@@ -147,7 +148,7 @@ BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size
 }
 
 template <class T>
-BPNET_CLONES void activation_backward(Activation act, T* delta, const T* z, const T* a, std::size_t rows,
+inline void backward_impl(Activation act, T* delta, const T* z, const T* a, std::size_t rows,
                          std::size_t cols, std::size_t ld) {
     // delta, z, a: (rows, cols), leading dimension ld; delta ⊙= σ'(z)
     if (act == Activation::identity) return;
@@ -180,6 +181,31 @@ BPNET_CLONES void activation_backward(Activation act, T* delta, const T* z, cons
     }
 }
 
+}  // namespace
+
+template <class T>
+BPNET_CLONES void activation_forward(Activation act, T* a, const T* z, std::size_t rows,
+                                     std::size_t cols, std::size_t ld) {
+    forward_impl(act, a, z, rows, cols, ld);
+}
+
+template <class T>
+BPNET_CLONES void activation_backward(Activation act, T* delta, const T* z, const T* a,
+                                      std::size_t rows, std::size_t cols, std::size_t ld) {
+    backward_impl(act, delta, z, a, rows, cols, ld);
+}
+
+template <class T>
+void activation_forward_baseline(Activation act, T* a, const T* z, std::size_t n) {
+    forward_impl(act, a, z, 1, n, n);
+}
+
+template <class T>
+void activation_backward_baseline(Activation act, T* delta, const T* z, const T* a,
+                                  std::size_t n) {
+    backward_impl(act, delta, z, a, 1, n, n);
+}
+
 template void activation_forward<float>(Activation, float*, const float*, std::size_t,
                                         std::size_t, std::size_t);
 template void activation_forward<double>(Activation, double*, const double*, std::size_t,
@@ -188,5 +214,11 @@ template void activation_backward<float>(Activation, float*, const float*, const
                                          std::size_t, std::size_t, std::size_t);
 template void activation_backward<double>(Activation, double*, const double*, const double*,
                                           std::size_t, std::size_t, std::size_t);
+template void activation_forward_baseline<float>(Activation, float*, const float*, std::size_t);
+template void activation_forward_baseline<double>(Activation, double*, const double*, std::size_t);
+template void activation_backward_baseline<float>(Activation, float*, const float*, const float*,
+                                                  std::size_t);
+template void activation_backward_baseline<double>(Activation, double*, const double*,
+                                                   const double*, std::size_t);
 
 }  // namespace bpnet

@@ -1,6 +1,8 @@
 // Cost functions and the fused output error δ^(L) = ∂C_i/∂z^(L) for each sample row.
 #include "bpnet/loss.hpp"
 
+#include "elementwise.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -115,7 +117,7 @@ void loss_delta(Loss loss, Activation output, T* delta, const T* z, const T* a, 
                     for (std::size_t j = 0; j < m; ++j) dot += ai[j] * di[j];
                     for (std::size_t j = 0; j < m; ++j) di[j] = ai[j] * (di[j] - dot);
                 } else {
-                    activation_backward(output, di, zi, ai, 1, m, m);
+                    activation_backward_baseline(output, di, zi, ai, m);
                 }
                 break;
             }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clones.hpp"
+#include "elementwise.hpp"
 #include "kernels/gemm.hpp"
 #include "rng.hpp"
 
@@ -780,7 +781,7 @@ double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<
             for (std::size_t p = 0; p < n_in; ++p) s += in[p] * W[j * n_in + p];
             z[l][j] = s;
         }
-        activation_forward(acts[l], a[l], z[l], 1, n_out, n_out);
+        activation_forward_baseline(acts[l], a[l], z[l], n_out);
     }
     const std::size_t m = sizes[L];
     const double c = loss_sum<T>(loss, a[L - 1], y, nullptr, 1, m);
@@ -799,7 +800,7 @@ double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<
                 for (std::size_t j = 0; j < n_out; ++j) s += dl[j] * W[j * n_in + p];
                 dp[p] = s;
             }
-            activation_backward(acts[l - 1], dp, z[l - 1], a[l - 1], 1, n_in, n_in);
+            activation_backward_baseline(acts[l - 1], dp, z[l - 1], a[l - 1], n_in);
         }
         for (std::size_t j = 0; j < n_out; ++j) {
             for (std::size_t p = 0; p < n_in; ++p) {
