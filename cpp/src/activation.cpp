@@ -52,12 +52,12 @@ namespace {
 constexpr std::size_t kVectorExpWidth = 8;
 
 template <class T>
-inline T exp_for(T x, bool vector) {
+BPNET_INLINE T exp_for(T x, bool vector) {
     return vector ? vmath::exp(x) : std::exp(x);
 }
 
 template <class T>
-inline T sigmoid(T z, bool vector) {
+BPNET_INLINE T sigmoid(T z, bool vector) {
     // Stable for large |z|: never exp of a large positive number. 1 / (1 + e^-z) for z >= 0,
     // e^z / (1 + e^z) below; both arms computed, then selected, so the loop vectorises.
     const T e = exp_for(-std::fabs(z), vector);
@@ -67,7 +67,7 @@ inline T sigmoid(T z, bool vector) {
 // Softmax of each row: exp(z − max) / Σ exp(z − max). Works through rows in groups so the
 // exp runs over one long contiguous stretch (it vectorises) when the rows are contiguous.
 template <class T>
-inline void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t cols, std::size_t ld) {
+BPNET_INLINE void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t cols, std::size_t ld) {
     constexpr std::size_t group = 64;
     T mx[group];
     for (std::size_t i0 = 0; i0 < rows; i0 += group) {
@@ -106,8 +106,10 @@ inline void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t cols, s
 
 // The bodies, inlined into a clone per instruction set (the public functions) and into one
 // baseline copy for the per-sample path (elementwise.hpp): the same arithmetic, the same bits.
+// (Forced: a body left out of line is compiled for the baseline only, and every clone would
+// call that.)
 template <class T>
-inline void forward_impl(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
+BPNET_INLINE void forward_impl(Activation act, T* a, const T* z, std::size_t rows, std::size_t cols,
                         std::size_t ld) {
     // z, a: (rows, cols), leading dimension ld
     if (act == Activation::softmax) return softmax_rows(a, z, rows, cols, ld);
@@ -148,7 +150,7 @@ inline void forward_impl(Activation act, T* a, const T* z, std::size_t rows, std
 }
 
 template <class T>
-inline void backward_impl(Activation act, T* delta, const T* z, const T* a, std::size_t rows,
+BPNET_INLINE void backward_impl(Activation act, T* delta, const T* z, const T* a, std::size_t rows,
                          std::size_t cols, std::size_t ld) {
     // delta, z, a: (rows, cols), leading dimension ld; delta ⊙= σ'(z)
     if (act == Activation::identity) return;

@@ -21,3 +21,11 @@
 #else
 #define BPNET_CLONES
 #endif
+
+// For helpers of cloned functions: inlined into each clone, so they are compiled for its
+// instruction set (an out-of-line helper is compiled for the baseline only).
+#if defined(__GNUC__)
+#define BPNET_INLINE inline __attribute__((always_inline))
+#else
+#define BPNET_INLINE inline
+#endif

@@ -61,6 +61,9 @@ inline T from_bits(typename ExpConst<T>::Int i) {
 }
 
 // e^r for |r| <= ln2/2: Taylor series in Horner form.
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 inline float exp_reduced(float r) {
     float p = 1.0f / 5040;
     p = p * r + 1.0f / 720;
@@ -72,6 +75,9 @@ inline float exp_reduced(float r) {
     return p * r + 1.0f;
 }
 
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 inline double exp_reduced(double r) {
     double p = 1.0 / 6227020800.0;  // 1/13!
     p = p * r + 1.0 / 479001600.0;
@@ -89,7 +95,11 @@ inline double exp_reduced(double r) {
     return p * r + 1.0;
 }
 
+// (always inlined: a caller compiled for AVX2 must get an AVX2 copy of it)
 template <class T>
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 inline T exp(T x) {
     using C = ExpConst<T>;
     using Int = typename C::Int;
