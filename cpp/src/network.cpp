@@ -18,6 +18,7 @@
 
 #include "clones.hpp"
 #include "elementwise.hpp"
+#include "float_mode.hpp"
 #include "kernels/gemm.hpp"
 #include "rng.hpp"
 
@@ -40,60 +41,6 @@ double physical_memory_bytes() {
 #endif
     return 0;
 }
-
-// Sets flush-to-zero and denormals-are-zero for the calling thread while alive (x86 SSE):
-// denormal optimizer state and activations would otherwise slow training down many-fold.
-class FlushDenormals {
-public:
-    FlushDenormals() {
-#if defined(__SSE__) || defined(__x86_64__)
-        saved_ = __builtin_ia32_stmxcsr();
-        __builtin_ia32_ldmxcsr(saved_ | 0x8040u);
-#endif
-    }
-    ~FlushDenormals() {
-#if defined(__SSE__) || defined(__x86_64__)
-        __builtin_ia32_ldmxcsr(saved_);
-#endif
-    }
-    FlushDenormals(const FlushDenormals&) = delete;
-    FlushDenormals& operator=(const FlushDenormals&) = delete;
-
-private:
-    unsigned saved_ = 0;
-};
-
-// Gives the calling thread (an OpenMP worker) the floating-point mode of another thread while
-// alive, so flush-to-zero is on in a worker exactly when it is on in the thread that forked:
-// a chunk's bits never depend on which thread ran it.
-class SameFloatMode {
-public:
-    explicit SameFloatMode(unsigned mode) {
-#if defined(__SSE__) || defined(__x86_64__)
-        saved_ = __builtin_ia32_stmxcsr();
-        __builtin_ia32_ldmxcsr(mode);
-#else
-        (void)mode;
-#endif
-    }
-    ~SameFloatMode() {
-#if defined(__SSE__) || defined(__x86_64__)
-        __builtin_ia32_ldmxcsr(saved_);
-#endif
-    }
-    static unsigned current() {
-#if defined(__SSE__) || defined(__x86_64__)
-        return __builtin_ia32_stmxcsr();
-#else
-        return 0;
-#endif
-    }
-    SameFloatMode(const SameFloatMode&) = delete;
-    SameFloatMode& operator=(const SameFloatMode&) = delete;
-
-private:
-    unsigned saved_ = 0;
-};
 
 }  // namespace
 

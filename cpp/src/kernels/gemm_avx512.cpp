@@ -490,13 +490,12 @@ static void blocked_or_direct(const GemmArgs<typename K::T>& g, int nt) {
         gemm_blocked<K>(g, nt);
         return;
     }
-    const unsigned mode = __builtin_ia32_stmxcsr();  // the caller's flush-to-zero, as gemm_blocked
+    const unsigned mode = SameFloatMode::current();  // the caller's flush-to-zero, as gemm_blocked
 #ifdef BPNET_WITH_OPENMP
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
 #endif
     for (std::size_t t = 0; t < parts; ++t) {
-        const unsigned saved = __builtin_ia32_stmxcsr();
-        __builtin_ia32_ldmxcsr(mode);
+        SameFloatMode same(mode);
         const std::size_t q0 = t * panels / parts, q1 = (t + 1) * panels / parts;
         GemmArgs<T> b = g;
         if (split_n) {
@@ -512,7 +511,6 @@ static void blocked_or_direct(const GemmArgs<typename K::T>& g, int nt) {
             b.C = g.C + i0 * g.ldc;
             direct<K>(b, i0, 0);
         }
-        __builtin_ia32_ldmxcsr(saved);
     }
 }
 

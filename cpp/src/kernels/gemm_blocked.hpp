@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "../float_mode.hpp"
 #include "gemm_internal.hpp"
 
 #ifdef BPNET_WITH_OPENMP
@@ -190,28 +191,20 @@ static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
     const bool split_n = m_panels < nt ? n_panels >= m_panels : n_panels >= nt && g.n >= g.m;
     const std::size_t panels = split_n ? n_panels : m_panels;
     const std::size_t parts = blk_min(nt, panels);
-#if defined(__x86_64__) || defined(__SSE__)
     // every worker computes with the caller's floating-point mode (flush-to-zero during
     // training), so a tile's bits never depend on the thread that computed it
-    const unsigned mode = __builtin_ia32_stmxcsr();
-#endif
+    const unsigned mode = SameFloatMode::current();
 #ifdef BPNET_WITH_OPENMP
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
 #endif
     for (std::size_t t = 0; t < parts; ++t) {
-#if defined(__x86_64__) || defined(__SSE__)
-        const unsigned saved = __builtin_ia32_stmxcsr();
-        __builtin_ia32_ldmxcsr(mode);
-#endif
+        SameFloatMode same(mode);
         // panels [t*panels/parts, (t+1)*panels/parts)
         const std::size_t q0 = t * panels / parts, q1 = (t + 1) * panels / parts;
         if (split_n)
             blocked_range<K>(g, 0, g.m, q0 * K::NR, blk_min(q1 * K::NR, g.n));
         else
             blocked_range<K>(g, q0 * K::MR, blk_min(q1 * K::MR, g.m), 0, g.n);
-#if defined(__x86_64__) || defined(__SSE__)
-        __builtin_ia32_ldmxcsr(saved);
-#endif
     }
 }
 
@@ -284,8 +277,8 @@ static inline void reduce_each(const typename V::V* acc, typename V::T* out) {
         for (std::size_t q = 0; q < 8; ++q) out[q] = V::reduce_add(acc[q]);
 }
 
-// ta == N, tb == T: C(i, j) = dot(row i of A, row j of B); eight dot products at a time (eight
-// independent FMA chains keep enough loads of B in flight when B streams from L2).
+// ta == N, tb == T: C(i, j) = dot(row i of A, row j of B); eight dot products at a time,
+// whose horizontal sums reduce_each takes together.
 template <class V>
 static void small_nt(const GemmArgs<typename V::T>& g) {
     using T = typename V::T;
