@@ -9,6 +9,86 @@
 namespace bpnet::kernels::detail {
 namespace {
 
+// In-register transposes (8 x 8 floats, 4 x 4 doubles) and lane masks for the packing of
+// op(A) = A and op(B) = Bᵀ, where rows of the source become columns of the panel.
+inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+inline void transpose4(__m256d r[4]) {
+    const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+// All-ones in the first n 32-bit (float) or 64-bit (double) lanes.
+inline __m256i lanes32(std::size_t n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < 8 ? n : 8)), idx);
+}
+inline __m256i lanes64(std::size_t n) {
+    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n < 4 ? n : 4)), idx);
+}
+
+// dst[p*ld_dst + r] = src[r*ld_src + p] for r < rows, p < cols; 0 for rows <= r < ld_dst:
+// 8 x 8 (float) or 4 x 4 (double) blocks transposed in registers, masked at the edges so
+// nothing outside the source rows or the panel is read or written.
+inline void pack_transposed_f32(float* dst, std::size_t ld_dst, const float* src,
+                                std::size_t ld_src, std::size_t rows, std::size_t cols) {
+    __m256 v[8];
+    for (std::size_t r0 = 0; r0 < ld_dst; r0 += 8) {
+        const std::size_t rr = rows > r0 ? (rows - r0 < 8 ? rows - r0 : 8) : 0;
+        const __m256i out_mask = lanes32(ld_dst - r0);
+        for (std::size_t p0 = 0; p0 < cols; p0 += 8) {
+            const std::size_t pp = cols - p0 < 8 ? cols - p0 : 8;
+            const __m256i in_mask = lanes32(pp);
+            for (std::size_t r = 0; r < 8; ++r)
+                v[r] = r < rr ? _mm256_maskload_ps(src + (r0 + r) * ld_src + p0, in_mask)
+                              : _mm256_setzero_ps();
+            transpose8(v);
+            for (std::size_t p = 0; p < pp; ++p)
+                _mm256_maskstore_ps(dst + (p0 + p) * ld_dst + r0, out_mask, v[p]);
+        }
+    }
+}
+
+inline void pack_transposed_f64(double* dst, std::size_t ld_dst, const double* src,
+                                std::size_t ld_src, std::size_t rows, std::size_t cols) {
+    __m256d v[4];
+    for (std::size_t r0 = 0; r0 < ld_dst; r0 += 4) {
+        const std::size_t rr = rows > r0 ? (rows - r0 < 4 ? rows - r0 : 4) : 0;
+        const __m256i out_mask = lanes64(ld_dst - r0);
+        for (std::size_t p0 = 0; p0 < cols; p0 += 4) {
+            const std::size_t pp = cols - p0 < 4 ? cols - p0 : 4;
+            const __m256i in_mask = lanes64(pp);
+            for (std::size_t r = 0; r < 4; ++r)
+                v[r] = r < rr ? _mm256_maskload_pd(src + (r0 + r) * ld_src + p0, in_mask)
+                              : _mm256_setzero_pd();
+            transpose4(v);
+            for (std::size_t p = 0; p < pp; ++p)
+                _mm256_maskstore_pd(dst + (p0 + p) * ld_dst + r0, out_mask, v[p]);
+        }
+    }
+}
+
 struct KernelF32 {
     using T = float;
     static constexpr std::size_t MR = 6, NR = 16;
@@ -22,7 +102,7 @@ struct KernelF32 {
 
     static void pack_transposed(float* dst, std::size_t ld_dst, const float* src,
                                 std::size_t ld_src, std::size_t rows, std::size_t cols) {
-        pack_transposed_generic(dst, ld_dst, src, ld_src, rows, cols);
+        pack_transposed_f32(dst, ld_dst, src, ld_src, rows, cols);
     }
 
     // c (6, 16) = alpha * a (kc, 6)ᵀ b (kc, 16) + beta * c
@@ -74,7 +154,7 @@ struct KernelF64 {
 
     static void pack_transposed(double* dst, std::size_t ld_dst, const double* src,
                                 std::size_t ld_src, std::size_t rows, std::size_t cols) {
-        pack_transposed_generic(dst, ld_dst, src, ld_src, rows, cols);
+        pack_transposed_f64(dst, ld_dst, src, ld_src, rows, cols);
     }
 
     // c (6, 8) = alpha * a (kc, 6)ᵀ b (kc, 8) + beta * c
