@@ -310,6 +310,7 @@ void bind_network(py::module_& m, const char* cls) {
                                  "best_loss"_a = h.best_loss, "best_val_score"_a = h.best_val_score,
                                  "best_epoch"_a = h.best_epoch, "restored_best"_a = h.restored_best,
                                  "converged"_a = h.converged, "epochs_run"_a = h.epochs_run,
+                                 "no_improvement_count"_a = h.no_improvement_count,
                                  "diverged"_a = h.diverged, "interrupted"_a = h.interrupted,
                                  "stopped_by_callback"_a = h.stopped_by_callback, "message"_a = h.message);
              },

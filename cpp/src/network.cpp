@@ -1016,6 +1016,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
             }
         }
     }
+    h.no_improvement_count = no_improvement;
     if (o.early_stopping && h.best_epoch > 0) {
         std::copy(best.begin(), best.end(), theta);
         h.restored_best = true;

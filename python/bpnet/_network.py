@@ -92,6 +92,10 @@ class History:
     epochs_run : int
     converged, diverged, interrupted, stopped_by_callback : bool
         Why training stopped early, if it did; ``message`` says it in words.
+    no_improvement_count : int
+        Consecutive epochs without an improvement of more than ``tol`` when the loop ended
+        (scikit-learn's ``_no_improvement_count``; reset when the "adaptive" schedule cut the
+        rate).
     """
 
     loss: List[float] = field(default_factory=list)
@@ -105,6 +109,7 @@ class History:
     restored_best: bool = False
     converged: bool = False
     epochs_run: int = 0
+    no_improvement_count: int = 0
     diverged: bool = False
     interrupted: bool = False
     stopped_by_callback: bool = False

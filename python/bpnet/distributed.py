@@ -413,6 +413,7 @@ def fit(
             h.message = (f"Training loss did not improve more than tol={tol} for "
                          f"{n_iter_no_change} consecutive epochs. Stopping.")
             break
+    h.no_improvement_count = no_improvement
     _check_identical(comm, net)
     return h
 

@@ -114,28 +114,6 @@ class _FitInputs:
     random_state: np.random.RandomState  # draw the shuffle seed (and split) from it
 
 
-def _no_improvement_count_of_fit(history, early_stopping, tol, n_iter_no_change, adaptive):
-    """The no-improvement count a fit's epoch loop ended with (scikit-learn's
-    ``_no_improvement_count``): its ``_update_no_improvement_count`` replayed over the epochs
-    of ``history`` from 0 and the best value ±inf, where every fit's loop starts, and reset
-    after each epoch at which the "adaptive" schedule divided the rate by 5."""
-    count = 0
-    best = -np.inf if early_stopping else np.inf
-    values = history.val_score if early_stopping else history.loss
-    for k, v in enumerate(values):
-        if early_stopping:
-            count = count + 1 if v < best + tol else 0
-            best = max(best, v)
-        else:
-            count = count + 1 if v > best - tol else 0
-            best = min(best, v)
-        # a callback that stopped training after the last epoch skipped its plateau check
-        checked = not (k == len(values) - 1 and history.stopped_by_callback)
-        if checked and count > n_iter_no_change and adaptive and history.learning_rate[k] > 1e-6:
-            count = 0
-    return count
-
-
 class _ParamsView:
     """Descriptor: ``coefs_`` / ``intercepts_`` read as views into the network's parameters;
     assigning a list copies it into the network (the views stay views)."""
@@ -382,8 +360,7 @@ class _BaseMLP(BaseEstimator):
             for loss, rate in zip(losses, history.learning_rate):
                 self._partial_fit_plateau(loss, rate, adaptive)
             return
-        self._no_improvement_count = _no_improvement_count_of_fit(
-            history, self.early_stopping, self.tol, self.n_iter_no_change, adaptive)
+        self._no_improvement_count = history.no_improvement_count
         if not self.early_stopping and losses:
             best = getattr(self, "best_loss_", None)
             self.best_loss_ = min(np.inf if best is None else best, np.float64(history.best_loss))

@@ -94,6 +94,7 @@ struct History {
     std::size_t best_epoch = 0;         // epoch of best_val_score (or best_loss without)
     bool restored_best = false;         // early stopping restored the best epoch's weights
     bool converged = false;             // stopped on a plateau (tol / n_iter_no_change)
+    std::size_t no_improvement_count = 0;  // the tol / n_iter_no_change count the loop ended with
     std::size_t epochs_run = 0;
     bool diverged = false;             // a non-finite loss appeared; last finite weights kept
     bool interrupted = false;          // should_stop returned true
