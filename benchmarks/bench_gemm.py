@@ -8,7 +8,9 @@ builds the C++ timing program benchmarks/bench_gemm.cpp (CMake, -DBPNET_BENCHMAR
 build-bench/ unless --exe is given, then for every shape, dtype and thread count: writes the
 inputs, times NumPy on them (threads limited with threadpoolctl), times bpnet on the same
 arrays (OMP_NUM_THREADS and bpnet's own thread setting), checks bpnet's answer against NumPy's
-and prints medians and the ratio bpnet / NumPy (> 1: bpnet faster).
+and prints medians (or, with --stat min, the fastest run) and the ratio bpnet / NumPy
+(> 1: bpnet faster). --rounds N alternates the two N times per case and reports the median of
+the rounds, so a burst of load on a shared machine does not land on one library only.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def numpy_product(form, a, b):
     return (a.T if form[0] == "T" else a) @ (b.T if form[1] == "T" else b)
 
 
-def time_numpy(form, a, b, threads, reps):
+def time_numpy(form, a, b, threads, reps, stat):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads, user_api="blas"):
@@ -66,10 +68,10 @@ def time_numpy(form, a, b, threads, reps):
             t0 = time.perf_counter()
             numpy_product(form, a, b)
             ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+    return float(np.median(ts) if stat == "median" else np.min(ts))
 
 
-def time_bpnet(exe, form, m, n, k, a, b, threads, reps, tmp: Path):
+def time_bpnet(exe, form, m, n, k, a, b, threads, reps, stat, tmp: Path):
     fa, fb, fc = tmp / "a.bin", tmp / "b.bin", tmp / "c.bin"
     a.tofile(fa)
     b.tofile(fb)
@@ -86,7 +88,7 @@ def time_bpnet(exe, form, m, n, k, a, b, threads, reps, tmp: Path):
                          capture_output=True, text=True).stdout
     fields = dict(kv.split("=") for kv in out.split())
     c = np.fromfile(fc, dtype=a.dtype).reshape(m, n)
-    return float(fields["median_s"]), fields["isa"], c
+    return float(fields[f"{stat}_s"]), fields["isa"], c
 
 
 def main(argv=None) -> int:
@@ -97,6 +99,12 @@ def main(argv=None) -> int:
     p.add_argument("--dtypes", default="float32,float64")
     p.add_argument("--quick", action="store_true", help="training shapes only")
     p.add_argument("--runs", type=int, default=0, help="timed runs per case (default: adaptive)")
+    p.add_argument("--stat", choices=("median", "min"), default="median",
+                   help="statistic of the timed runs (min: the least disturbed run, for a "
+                        "shared, noisy machine)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="time NumPy and bpnet alternately this many times per case and report "
+                        "the median of the rounds (default 1)")
     args = p.parse_args(argv)
 
     exe = args.exe or build(args.build_dir)
@@ -136,8 +144,13 @@ def main(argv=None) -> int:
                 for threads in (int(t) for t in args.threads.split(",")):
                     est = flop / (50e9 * threads)
                     reps = args.runs or int(min(200, max(7, 0.3 / est)))
-                    t_np = time_numpy(form, a, b, threads, reps)
-                    t_bp, isa, c = time_bpnet(exe, form, m, n, k, a, b, threads, reps, tmp)
+                    t_nps, t_bps = [], []
+                    for _ in range(max(1, args.rounds)):
+                        t_nps.append(time_numpy(form, a, b, threads, reps, args.stat))
+                        t_bp, isa, c = time_bpnet(exe, form, m, n, k, a, b, threads, reps,
+                                                  args.stat, tmp)
+                        t_bps.append(t_bp)
+                    t_np, t_bp = float(np.median(t_nps)), float(np.median(t_bps))
                     scale = np.abs(ref).max() * np.sqrt(k)
                     err = float(np.abs(c - ref).max() / scale)
                     good = err < 50 * np.finfo(dt).eps
