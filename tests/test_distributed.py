@@ -29,6 +29,12 @@ RUNS = {
                        seed=1, alpha=0.0, weighted=False),
 }
 
+# tol so large that no epoch improves after the first of a cold fit: the cold fit stops with
+# the count at 3 after 4 epochs, a warm-started one (count 4) after 1
+PLATEAU_REGRESSOR = dict(hidden_layer_sizes=(4,), solver="sgd", batch_size=50, shuffle=False,
+                         random_state=0, tol=1e6, n_iter_no_change=2, max_iter=50,
+                         learning_rate_init=0.01)
+
 
 def data():
     rng = np.random.default_rng(2024)
@@ -82,6 +88,12 @@ def _worker(case, out):
         np.save(os.path.join(out, f"clf_warm.{rank}.npy"), clf._net.params)
         np.save(os.path.join(out, f"clf_warm.loss.{rank}.npy"), np.array(clf.loss_curve_))
         np.save(os.path.join(out, f"clf_warm.t.{rank}.npy"), np.array(clf.t_))
+        # a warm-started fit continues the tol / n_iter_no_change count, as est.fit does
+        reg = bpnet.MLPRegressor(**PLATEAU_REGRESSOR)
+        for warm_start in (False, True):
+            bd.fit_estimator(reg.set_params(warm_start=warm_start), X[part], y[part, 0], comm)
+            np.save(os.path.join(out, f"reg_plateau.{int(warm_start)}.{rank}.npy"),
+                    np.array([reg.n_iter_, reg._no_improvement_count, len(reg.loss_curve_)]))
     elif case == "raise_in_fit":
         net = make_net()
         if rank == 1:
@@ -225,6 +237,17 @@ def test_fit_estimator_equals_in_process_fit(trained):
     np.testing.assert_allclose(w0, clf._net.params, rtol=0, atol=1e-10)
     np.testing.assert_allclose(np.load(trained / "clf_warm.loss.0.npy"), clf.loss_curve_, rtol=1e-10)
     assert int(np.load(trained / "clf_warm.t.0.npy")) == clf.t_ == 6 * len(X)
+
+
+def test_fit_estimator_continues_the_plateau_count_as_fit(trained):
+    X, y, _ = data()
+    reg = bpnet.MLPRegressor(**PLATEAU_REGRESSOR)
+    for warm_start, expected in ((False, [4, 3, 4]), (True, [1, 4, 5])):
+        reg.set_params(warm_start=warm_start).fit(X, y[:, 0])
+        assert [reg.n_iter_, reg._no_improvement_count, len(reg.loss_curve_)] == expected
+        for rank in (0, 1):
+            ranks = np.load(trained / f"reg_plateau.{int(warm_start)}.{rank}.npy")
+            assert ranks.tolist() == expected
 
 
 @pytest.mark.parametrize("case, message", [

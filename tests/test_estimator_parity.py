@@ -5,6 +5,7 @@ one epoch of sgd or adam with shuffle=False must give scikit-learn's weights up 
 a linear model fitted by lbfgs must reach the ridge solution; loss_ must be the objective
 recomputed in NumPy. Then held-out accuracy on data sets scikit-learn ships.
 """
+import copy
 import pickle
 import warnings
 
@@ -288,6 +289,132 @@ def test_plateau_state_survives_the_model_file(regression, tmp_path):
     ours.save(tmp_path / "m.bpnet")
     back = bpnet.MLPRegressor.load(tmp_path / "m.bpnet")
     assert_same_trace(plateau_trace(back, our_rate, 10, X, y), plateau_trace(theirs, rate, 10, X, y))
+
+
+# ---------------------------------------------------------------- plateau state across a warm-started fit
+# scikit-learn resets _no_improvement_count, best_loss_ and best_validation_score_ on a first
+# pass only, so a warm-started fit goes on counting where the previous fit (or partial_fit)
+# stopped and compares its epochs with the previous best; its optimizer, and the sgd rate,
+# start afresh. After a fit that stopped on the plateau, the next warm-started one stops (or,
+# adaptive sgd, divides the rate) at its first epoch without improvement, not
+# n_iter_no_change + 1 epochs later as a restarted count would.
+
+
+def fit_outcome(est):
+    """What a fit did and what it leaves for the next warm-started one."""
+    return dict(n_iter=est.n_iter_, epochs=len(est.loss_curve_), t=est.t_,
+                count=est._no_improvement_count)
+
+
+def assert_same_outcome(ours, theirs, rate_ours=None, rate_theirs=None):
+    assert fit_outcome(ours) == fit_outcome(theirs)
+    for name in ("best_loss_", "best_validation_score_"):
+        a, b = getattr(ours, name), getattr(theirs, name)
+        assert (a is None) == (b is None), name
+        if b is not None:
+            assert a == pytest.approx(b, rel=1e-10, abs=1e-12), name
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    if theirs.early_stopping:
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-9)
+    if rate_ours is not None:
+        assert rate_ours(ours) == pytest.approx(rate_theirs(theirs), rel=1e-14)
+    assert_same_params(ours, theirs, 1e-8)
+
+
+def restarted(est):
+    """A copy of a fitted scikit-learn estimator whose plateau state is afresh (count 0, no
+    best yet): what its next warm-started fit would do if the state restarted."""
+    est = copy.deepcopy(est)
+    est._no_improvement_count = 0
+    if est.early_stopping:
+        est.best_validation_score_ = -np.inf
+    else:
+        est.best_loss_ = np.inf
+    return est
+
+
+def decision_margin(est):
+    """Closest distance of a plateau decision to its threshold over all the fits so far
+    (the state carries over, so the best before each epoch is a running extreme)."""
+    if est.early_stopping:
+        v = np.array(est.validation_scores_)
+        return np.min(np.abs(v[1:] - (np.maximum.accumulate(v)[:-1] + est.tol)))
+    v = np.array(est.loss_curve_)
+    return np.min(np.abs(v[1:] - (np.minimum.accumulate(v)[:-1] - est.tol)))
+
+
+def sgd_rate_theirs(est):
+    return est._optimizer.learning_rate
+
+
+WARM_CASES = [
+    ("MLPRegressor", dict(solver="adam", learning_rate_init=0.01)),
+    ("MLPRegressor", dict(solver="sgd", learning_rate_init=0.05, momentum=0.9)),
+    ("MLPRegressor", dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.05)),
+    ("MLPRegressor", dict(solver="adam", learning_rate_init=0.01, early_stopping=True)),
+    ("MLPRegressor", dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.05,
+                          early_stopping=True)),
+    ("MLPClassifier", dict(solver="adam", learning_rate_init=0.01)),
+    ("MLPClassifier", dict(solver="sgd", learning_rate_init=0.1, early_stopping=True)),
+]
+
+
+@pytest.mark.parametrize("kind, opts", WARM_CASES,
+                         ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={x}" for k, x in v.items()))
+def test_warm_started_fit_continues_the_plateau_state_as_sklearn(regression, digits, kind, opts):
+    # a tol at which the losses (validation scores) decide; a cold fit, then two warm-started
+    # ones, each compared with scikit-learn's after it
+    if kind == "MLPRegressor":
+        X, y = regression
+    else:
+        X, y = digits
+        X, y = X[:300], y[:300]
+    kw = dict(hidden_layer_sizes=(6,), tol=1e-3, n_iter_no_change=3, max_iter=500, shuffle=False,
+              random_state=0, **opts)
+    ours, theirs = getattr(bpnet, kind)(**kw), getattr(sk, kind)(**kw)
+    rates = (our_rate, sgd_rate_theirs) if opts["solver"] == "sgd" else ()
+    restarts_differ = []
+    for warm_start in (False, True, True):
+        if warm_start:
+            alternative = quiet_fit(restarted(theirs).set_params(warm_start=True), X, y)
+        quiet_fit(ours.set_params(warm_start=warm_start), X, y)
+        quiet_fit(theirs.set_params(warm_start=warm_start), X, y)
+        assert_same_outcome(ours, theirs, *rates)
+        if warm_start:
+            restarts_differ.append(alternative.n_iter_ != theirs.n_iter_)
+    assert theirs.n_iter_ < 500 and any(restarts_differ)  # restarting the count is not sklearn
+    assert decision_margin(theirs) > 1e-7  # no decision is a near tie the rounding could flip
+
+
+@pytest.mark.parametrize("schedule, epochs", [("constant", [4, 1, 1]), ("adaptive", [22, 19, 19])])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_started_fit_after_a_plateau_matches_sklearn(regression, schedule, epochs, early_stopping):
+    # tol so large that no epoch improves after the first of a cold fit: the rules alone
+    # decide. A cold fit stops with count 3 > 2 after 4 epochs. The warm-started fit's first
+    # epoch makes it 4: "constant" stops there; "adaptive" divides its fresh rate by 5 at
+    # once (and at every 3rd epoch after) until it is <= 1e-6: 19 epochs instead of 22.
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="sgd", learning_rate=schedule, max_iter=300,
+              early_stopping=early_stopping, **HUGE_TOL)
+    ours, theirs = bpnet.MLPRegressor(**kw), sk.MLPRegressor(**kw)
+    for warm_start, n in zip((False, True, True), epochs):
+        quiet_fit(ours.set_params(warm_start=warm_start), X, y)
+        quiet_fit(theirs.set_params(warm_start=warm_start), X, y)
+        assert ours.n_iter_ == theirs.n_iter_ == n
+        assert_same_outcome(ours, theirs, our_rate, sgd_rate_theirs)
+
+
+def test_warm_started_fit_after_partial_fit_continues_their_count_as_sklearn(regression):
+    X, y = regression
+    kw = dict(hidden_layer_sizes=(6,), solver="adam", max_iter=300, **HUGE_TOL)
+    ours, theirs = bpnet.MLPRegressor(**kw), sk.MLPRegressor(**kw)
+    for _ in range(5):  # counts 0, 1, 2, 3, 4
+        ours.partial_fit(X, y)
+        theirs.partial_fit(X, y)
+    quiet_fit(ours.set_params(warm_start=True), X, y)
+    quiet_fit(theirs.set_params(warm_start=True), X, y)
+    assert ours.n_iter_ == theirs.n_iter_ == 1 and ours._no_improvement_count == 5
+    assert_same_outcome(ours, theirs)
 
 
 # ---------------------------------------------------------------- fitted attributes' types

@@ -444,6 +444,9 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("n_iter_no_change", &bpnet::FitOptions::n_iter_no_change)
         .def_readwrite("early_stopping", &bpnet::FitOptions::early_stopping)
         .def_readwrite("validation_metric", &bpnet::FitOptions::validation_metric)
+        .def_readwrite("start_best_loss", &bpnet::FitOptions::start_best_loss)
+        .def_readwrite("start_best_val_score", &bpnet::FitOptions::start_best_val_score)
+        .def_readwrite("start_no_improvement_count", &bpnet::FitOptions::start_no_improvement_count)
         .def_readwrite("keep_state", &bpnet::FitOptions::keep_state)
         .def_readwrite("n_threads", &bpnet::FitOptions::n_threads);
     m.attr("__version__") = BPNET_VERSION;

@@ -615,6 +615,9 @@ void check_options(const FitOptions& o) {
     if (!(o.power_t >= 0) || !std::isfinite(o.power_t)) bad("power_t: expected a finite value >= 0", o.power_t);
     if (!(o.tol >= 0) || !std::isfinite(o.tol)) bad("tol: expected a finite value >= 0", o.tol);
     if (o.n_iter_no_change < 1) bad("n_iter_no_change: expected at least 1", double(o.n_iter_no_change));
+    if (std::isnan(o.start_best_loss)) bad("start_best_loss: expected a number or inf", o.start_best_loss);
+    if (std::isnan(o.start_best_val_score))
+        bad("start_best_val_score: expected a number or -inf", o.start_best_val_score);
     if (o.n_threads < 0) bad("n_threads: expected a positive count (or 0 for the default)", o.n_threads);
 }
 
@@ -888,9 +891,10 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     // The text's per-sample gradient descent has a lean path of its own (see sgd_sample_step).
     const bool per_sample = B == 1 && opt == Opt::sgd && o.momentum == 0 && !w && o.alpha == 0;
     History h;
-    h.best_loss = std::numeric_limits<double>::infinity();
-    h.best_val_score = -std::numeric_limits<double>::infinity();
-    std::size_t no_improvement = 0;
+    // Plateau state: afresh by default, or continued from an earlier run (FitOptions::start_*).
+    h.best_loss = o.start_best_loss;
+    h.best_val_score = o.start_best_val_score;
+    std::size_t no_improvement = o.start_no_improvement_count;
     T* theta = params_.data();
     T* g = grads_.data();
     for (std::size_t epoch = 1; epoch <= o.epochs; ++epoch) {

@@ -191,6 +191,45 @@ TEST_CASE("a diverging fit stops with finite weights") {
     for (std::size_t i = 0; i < net.num_params(); ++i) CHECK(std::isfinite(net.params()[i]));
 }
 
+TEST_CASE("fit starts its plateau bookkeeping from the state it is given") {
+    // tol so large that no epoch counts as an improvement after the first: the count decides
+    std::vector<double> X = {0, 1, 2, 3}, Y = {1, 3, 5, 7};
+    bpnet::FitOptions o;
+    o.learning_rate = 0.01;
+    o.epochs = 100;
+    o.stop_on_plateau = true;
+    o.tol = 1e6;
+    o.n_iter_no_change = 2;
+    Network<double> fresh({1, 1}, {Activation::identity}, Loss::squared_error, 1);
+    auto h = fresh.fit(X.data(), Y.data(), 4, o);  // counts 0, 1, 2, 3: stops after epoch 4
+    CHECK(h.converged && h.epochs_run == 4 && h.no_improvement_count == 3);
+    CHECK(h.best_epoch == 4 && h.best_loss == h.loss.back());
+
+    // continued: best 0 (no loss beats it) and count 2 -> count 3 after one epoch, stop
+    Network<double> net({1, 1}, {Activation::identity}, Loss::squared_error, 1);
+    o.start_best_loss = 0;
+    o.start_no_improvement_count = 2;
+    h = net.fit(X.data(), Y.data(), 4, o);
+    CHECK(h.converged && h.epochs_run == 1 && h.no_improvement_count == 3);
+    CHECK(h.best_loss == 0 && h.best_epoch == 0);
+
+    // early stopping from a validation score no epoch reaches: the weights are not restored
+    o.start_best_loss = INFINITY;
+    o.start_no_improvement_count = 0;
+    o.early_stopping = true;
+    o.start_best_val_score = 1e300;
+    bpnet::ValidationData<double> val{X.data(), Y.data(), 4, nullptr};
+    h = net.fit(X.data(), Y.data(), 4, o, nullptr, &val);
+    CHECK(h.converged && h.epochs_run == 3 && h.no_improvement_count == 3);
+    CHECK(!h.restored_best && h.best_epoch == 0 && h.best_val_score == 1e300);
+
+    o.start_best_val_score = std::nan("");
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 4, o, nullptr, &val), std::invalid_argument);
+    o.start_best_val_score = -INFINITY;
+    o.start_best_loss = std::nan("");
+    CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 4, o, nullptr, &val), std::invalid_argument);
+}
+
 TEST_CASE("same seed, same weights") {
     Network<float> a({4, 5, 2}, "relu", "identity", "squared_error", 42);
     Network<float> b({4, 5, 2}, "relu", "identity", "squared_error", 42);

@@ -10,7 +10,7 @@ import os
 import secrets
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -22,6 +22,19 @@ _ACTIVATIONS = ("identity", "sigmoid", "logistic", "tanh", "relu", "leaky_relu",
 
 class DivergenceWarning(RuntimeWarning):
     """Training stopped because the loss became non-finite; the last finite weights were kept."""
+
+
+class _PlateauState(NamedTuple):
+    """Where a fit's ``tol`` / ``n_iter_no_change`` bookkeeping starts (the defaults: afresh).
+
+    scikit-learn's warm-started ``fit`` continues the ``best_loss_``,
+    ``best_validation_score_`` and ``_no_improvement_count`` of the previous fit; the
+    estimators pass them to :meth:`Network.fit` (and ``bpnet.distributed.fit``) as this.
+    """
+
+    best_loss: float = float("inf")
+    best_val_score: float = float("-inf")
+    no_improvement_count: int = 0
 
 
 @dataclass
@@ -86,7 +99,9 @@ class History:
     learning_rate : list of float
         The rate each epoch used (it changes with the "invscaling" and "adaptive" schedules).
     best_loss, best_val_score, best_epoch
-        The lowest training loss, the best validation score, and the epoch of the best one.
+        The lowest training loss, the best validation score, and the epoch of the best one
+        (for a fit continuing an estimator's plateau state: the carried best where no epoch
+        beat it, with ``best_epoch`` 0).
     restored_best : bool
         Early stopping put back the weights of ``best_epoch``.
     epochs_run : int
@@ -514,6 +529,7 @@ class Network:
         progress: bool = False,
         n_threads: Optional[int] = None,
         _warn_divergence: bool = True,
+        _plateau: Optional[_PlateauState] = None,
     ) -> History:
         """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
 
@@ -607,6 +623,10 @@ class Network:
             o.stop_on_plateau = True
             o.tol = 1e-4 if tol is None else _float(tol, "tol")
         o.validation_metric = validation_metric
+        if _plateau is not None:  # the estimators' warm-started fit (see _PlateauState)
+            o.start_best_loss = float(_plateau.best_loss)  # inf allowed; NaN is rejected in C++
+            o.start_best_val_score = float(_plateau.best_val_score)
+            o.start_no_improvement_count = operator.index(_plateau.no_improvement_count)
 
         X_val = y_val = w_val = None
         if validation_data is not None and validation_fraction is not None:

@@ -42,7 +42,8 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from ._network import _optimizer_options, DivergenceWarning, History, Network, _float, _positive_int
+from ._network import (_optimizer_options, _PlateauState, DivergenceWarning, History, Network, _float,
+                       _positive_int)
 
 __all__ = ["DistributedError", "DistributedHistory", "fit", "fit_estimator", "abort_on_error",
            "shard_rows"]
@@ -204,6 +205,7 @@ def fit(
     broadcast: bool = True,
     check_input: bool = True,
     n_threads: Optional[int] = None,
+    _plateau: Optional[_PlateauState] = None,
 ) -> DistributedHistory:
     """Data-parallel :meth:`Network.fit`: call it on every rank with that rank's rows.
 
@@ -314,7 +316,11 @@ def fit(
     first_step = True
 
     h = DistributedHistory(n_global=N)
-    no_improvement = 0
+    # the tol bookkeeping starts afresh, or where an estimator's warm-started fit left it
+    # (as Network.fit's _plateau; best_val_score does not apply: no validation data here)
+    plateau = _PlateauState() if _plateau is None else _plateau
+    h.best_loss = float(plateau.best_loss)
+    no_improvement = int(plateau.no_improvement_count)
     snapshot = np.empty_like(net.params)
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
@@ -529,6 +535,7 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
         beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon, tol=est.tol,
         n_iter_no_change=n_iter_no_change, warm_start=False, broadcast=True,
         check_input=check_input, n_threads=(os.cpu_count() or 1) if est.n_threads == -1 else est.n_threads,
+        _plateau=prepared.plateau,  # a warm-started fit continues the count, as est.fit does
     )
     est._record_fit(history, N)
     if history.epochs_run == max_iter and not history.converged and not history.diverged:

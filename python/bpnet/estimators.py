@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, y, **kwargs)
 
 
-from ._network import Network, load
+from ._network import Network, _PlateauState, load
 from . import _core
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
@@ -112,6 +112,9 @@ class _FitInputs:
     Y: np.ndarray  # (n_samples, n_outputs): the targets as the network's outputs
     sample_weight: Optional[np.ndarray]  # (n_samples,), class weights folded in; or None
     random_state: np.random.RandomState  # draw the shuffle seed (and split) from it
+    # where a fit's epoch loop starts its tol / n_iter_no_change bookkeeping: afresh on a
+    # first pass, else the estimator's (scikit-learn's warm-started fit continues it)
+    plateau: _PlateauState = _PlateauState()
 
 
 class _ParamsView:
@@ -301,7 +304,9 @@ class _BaseMLP(BaseEstimator):
         Returns
         -------
         _FitInputs
-            ``network``, and ``X``, ``Y``, ``sample_weight`` ready for it; ``random_state``.
+            ``network``, and ``X``, ``Y``, ``sample_weight`` ready for it; ``random_state``;
+            ``plateau``, the state a ``fit``'s epoch loop starts from (see
+            :meth:`_plateau_state`).
         """
         self._validate_params()
         hidden = self._hidden_sizes()
@@ -323,7 +328,28 @@ class _BaseMLP(BaseEstimator):
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
         return _FitInputs(self._net, _dense(X, dtype), np.ascontiguousarray(Y, dtype=dtype),
-                          sample_weight, random_state)
+                          sample_weight, random_state, self._plateau_state())
+
+    def _plateau_state(self):
+        """The ``tol`` / ``n_iter_no_change`` state a ``fit``'s epoch loop starts from.
+
+        As scikit-learn: ``best_loss_``, ``best_validation_score_`` and
+        ``_no_improvement_count`` are reset on a first pass only (``_initialize``), so a
+        warm-started ``fit`` compares its epochs with the previous fit's (or ``partial_fit``
+        calls') best and goes on counting; the optimizer and its sgd rate start afresh all the
+        same. Missing or None (after lbfgs, or with early stopping switched) start afresh.
+
+        Returns
+        -------
+        _PlateauState
+        """
+        best_loss = getattr(self, "best_loss_", None)
+        best_score = getattr(self, "best_validation_score_", None)
+        return _PlateauState(
+            np.inf if best_loss is None else float(best_loss),
+            -np.inf if best_score is None else float(best_score),
+            int(getattr(self, "_no_improvement_count", 0)),
+        )
 
     def _record_fit(self, history, n_rows, *, incremental=False):
         """Store what a run of sgd/adam epochs did in the fitted attributes, as scikit-learn does.
@@ -333,15 +359,17 @@ class _BaseMLP(BaseEstimator):
         history : bpnet.History
             Epochs over ``n_rows`` rows of the network that :meth:`_prepare_fit` returned,
             with this estimator's parameters (a fresh optimizer for ``fit``, the continued
-            one for ``partial_fit``).
+            one for ``partial_fit``); for ``fit``, a loop that started its plateau
+            bookkeeping from ``_FitInputs.plateau``.
         n_rows : int
             Training rows of one epoch (over all ranks, for distributed training).
         incremental : bool, default=False
             True for ``partial_fit``'s one epoch: the plateau bookkeeping continues from the
             previous calls (``_no_improvement_count``, ``best_loss_``) and, for sgd with
             ``learning_rate="adaptive"``, may divide the rate of the next call by 5, as
-            scikit-learn's ``partial_fit`` does. False: the run made its own rate decisions;
-            ``_no_improvement_count`` becomes the count it ended with.
+            scikit-learn's ``partial_fit`` does. False: the run made its own rate decisions,
+            continuing the plateau state it was given; ``_no_improvement_count`` becomes the
+            count it ended with.
         """
         self.n_iter_ = history.epochs_run
         self.t_ = getattr(self, "t_", 0) + n_rows * history.epochs_run
@@ -409,7 +437,7 @@ class _BaseMLP(BaseEstimator):
         with _thread_count(self.n_threads):
             if self.solver in _STOCHASTIC:
                 self._fit_stochastic(fit.X, fit.Y, fit.sample_weight, validation, incremental,
-                                     fit.random_state, callbacks)
+                                     fit.random_state, callbacks, fit.plateau)
             else:
                 self._fit_lbfgs(fit.X, fit.Y, fit.sample_weight, callbacks)
         return self
@@ -427,7 +455,8 @@ class _BaseMLP(BaseEstimator):
             sample_weight_val = np.ascontiguousarray(_check_sample_weight(sample_weight_val, X_val), dtype=dtype)
         return _dense(X_val, dtype), np.ascontiguousarray(Y_val, dtype=dtype), sample_weight_val
 
-    def _fit_stochastic(self, X, Y, sample_weight, validation, incremental, random_state, callbacks):
+    def _fit_stochastic(self, X, Y, sample_weight, validation, incremental, random_state, callbacks,
+                        plateau):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -508,6 +537,9 @@ class _BaseMLP(BaseEstimator):
                 # scikit-learn: fit starts a fresh optimizer, partial_fit continues it
                 warm_start=incremental,
                 verbose=bool(self.verbose),
+                # fit's loop continues the plateau state (afresh on a first pass); partial_fit's
+                # one epoch is judged by _record_fit (_partial_fit_plateau) instead
+                _plateau=None if incremental else plateau,
             )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
@@ -799,9 +831,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
     With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
     sums (scikit-learn weights them by their row counts); the gradients are the same.
-    Every ``fit`` starts its plateau count (``tol``, ``n_iter_no_change``) from zero;
-    scikit-learn's warm-started ``fit`` continues the count of the previous fit or
-    ``partial_fit`` calls.
+    As in scikit-learn, a warm-started ``fit`` continues the plateau state (``tol``,
+    ``n_iter_no_change``) of the previous ``fit`` or ``partial_fit`` calls: it goes on
+    counting from ``_no_improvement_count`` and compares with ``best_loss_`` (or, with early
+    stopping, ``best_validation_score_``), while the optimizer and its sgd rate start afresh.
     """
     )
 
@@ -979,9 +1012,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
     With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
     sums (scikit-learn weights them by their row counts); the gradients are the same.
-    Every ``fit`` starts its plateau count (``tol``, ``n_iter_no_change``) from zero;
-    scikit-learn's warm-started ``fit`` continues the count of the previous fit or
-    ``partial_fit`` calls.
+    As in scikit-learn, a warm-started ``fit`` continues the plateau state (``tol``,
+    ``n_iter_no_change``) of the previous ``fit`` or ``partial_fit`` calls: it goes on
+    counting from ``_no_improvement_count`` and compares with ``best_loss_`` (or, with early
+    stopping, ``best_validation_score_``), while the optimizer and its sgd rate start afresh.
     """
     )
 

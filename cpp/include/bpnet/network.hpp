@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <shared_mutex>
 #include <thread>
 #include <string>
@@ -73,6 +74,13 @@ struct FitOptions {
     // or a 0.5 threshold per output for one output or binary_cross_entropy), "r2" (R², mean
     // over outputs).
     std::string validation_metric = "loss";
+    // The plateau state the loop starts from: the best training loss, the best validation
+    // score and the no-improvement count an earlier run ended with (scikit-learn's
+    // warm-started fit continues its previous fit's). The defaults start afresh. The bests
+    // must not be NaN.
+    double start_best_loss = std::numeric_limits<double>::infinity();
+    double start_best_val_score = -std::numeric_limits<double>::infinity();
+    std::size_t start_no_improvement_count = 0;
     // false: start the optimizer state afresh (scikit-learn's fit); true: continue it.
     bool keep_state = true;
     // Threads for this fit's kernels (0: the library's setting, see threads.hpp).
@@ -89,9 +97,10 @@ struct History {
     std::vector<double> val_loss;   // per finished epoch, with validation data
     std::vector<double> val_score;  // per finished epoch, with validation data
     std::vector<double> learning_rate;  // per finished epoch
-    double best_loss = 0;               // lowest training loss of an epoch
-    double best_val_score = 0;          // with validation data
-    std::size_t best_epoch = 0;         // epoch of best_val_score (or best_loss without)
+    double best_loss = 0;               // lowest training loss of an epoch (or start_best_loss)
+    double best_val_score = 0;          // with validation data (or start_best_val_score)
+    std::size_t best_epoch = 0;         // epoch of best_val_score (or best_loss without);
+                                        // 0 when no epoch beat the FitOptions::start_ value
     bool restored_best = false;         // early stopping restored the best epoch's weights
     bool converged = false;             // stopped on a plateau (tol / n_iter_no_change)
     std::size_t no_improvement_count = 0;  // the tol / n_iter_no_change count the loop ended with
