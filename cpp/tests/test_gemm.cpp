@@ -270,8 +270,9 @@ TEST_CASE("gemm: dispatch override selects the path, unknown names throw") {
 }
 
 TEST_CASE("gemm: deterministic, same bits twice and for 1 or 2 threads") {
+    // (97, 61, 500), (200, 100, 784) and (250, 70, 130): C cut into row blocks on 2 threads
     const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {97, 61, 500}, {3, 700, 300},
-                            {20, 300, 400}};
+                            {20, 300, 400}, {200, 100, 784}, {250, 70, 130}};
     for (auto& isa : runnable_isas()) {
         kd::select_isa(isa);
         for (auto& f : kForms)
