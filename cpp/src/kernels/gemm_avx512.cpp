@@ -486,41 +486,22 @@ static void blocked_or_direct(const GemmArgs<typename K::T>& g, int nt) {
         else gemm_blocked<K>(g, 1);
         return;
     }
-    const std::size_t n_panels = (g.n + K::NR - 1) / K::NR, m_panels = (g.m + K::MR - 1) / K::MR;
-    const std::size_t threads = static_cast<std::size_t>(nt);
-    const bool split_n = m_panels < threads ? n_panels >= m_panels
-                                            : n_panels >= threads && g.n >= g.m;
-    const std::size_t panels = split_n ? n_panels : m_panels;
-    const std::size_t parts = blk_min(threads, panels);
+    const ThreadCut cut = thread_cut<K>(g, static_cast<std::size_t>(nt));
     // the widest block a thread gets must suit the direct driver
-    const std::size_t widest = split_n ? (n_panels + parts - 1) / parts * K::NR : g.n;
+    const std::size_t widest = cut.split_n ? (cut.panels + cut.parts - 1) / cut.parts * K::NR : g.n;
     // (Aᵀ in memory, the ∂C/∂W product, measured a little faster packed)
-    if (parts < 2 || widest > K::NC || g.k < 32 || g.ta != Trans::N) {
+    if (cut.parts < 2 || widest > K::NC || g.k < 32 || g.ta != Trans::N) {
         gemm_blocked<K>(g, nt);
         return;
     }
-    const unsigned mode = SameFloatMode::current();  // the caller's flush-to-zero, as gemm_blocked
-#ifdef BPNET_WITH_OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
-#endif
-    for (std::size_t t = 0; t < parts; ++t) {
-        SameFloatMode same(mode);
-        const std::size_t q0 = t * panels / parts, q1 = (t + 1) * panels / parts;
-        GemmArgs<T> b = g;
-        if (split_n) {
-            const std::size_t j0 = q0 * K::NR, j1 = blk_min(q1 * K::NR, g.n);
-            b.n = j1 - j0;
-            b.B = g.tb == Trans::N ? g.B + j0 : g.B + j0 * g.ldb;
-            b.C = g.C + j0;
-            direct<K>(b, 0, j0);
-        } else {
-            const std::size_t i0 = q0 * K::MR, i1 = blk_min(q1 * K::MR, g.m);
-            b.m = i1 - i0;
-            b.A = g.ta == Trans::N ? g.A + i0 * g.lda : g.A + i0;
-            b.C = g.C + i0 * g.ldc;
-            direct<K>(b, i0, 0);
-        }
-    }
+    for_each_block<K>(g, cut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+        GemmArgs<T> b = g;  // the block C(i0:i1, j0:j1) as a product of its own
+        b.m = i1 - i0, b.n = j1 - j0;
+        b.A = g.ta == Trans::N ? g.A + i0 * g.lda : g.A + i0;
+        b.B = g.tb == Trans::N ? g.B + j0 : g.B + j0 * g.ldb;
+        b.C = g.C + i0 * g.ldc + j0;
+        direct<K>(b, i0, j0);
+    });
 }
 
 void sgemm_blocked(const GemmArgs<float>& g, int nt) { blocked_or_direct<KernelF32>(g, nt); }

@@ -189,38 +189,56 @@ static void blocked_range(const GemmArgs<typename K::T>& g, std::size_t i0, std:
     }
 }
 
-// Blocked gemm; with n_threads > 1, C is cut into n_threads column blocks (multiples of NR)
-// or row blocks (multiples of MR), along its longer side: a thread packs all of op(A) when C is
-// cut into columns and all of op(B) when it is cut into rows, so cutting the longer side
-// repeats the packing of the smaller operand. Each thread runs the whole k-sum of its block,
-// so every element is computed the same way whatever the thread count.
+// How C is cut among threads: into `parts` column blocks (multiples of NR) or row blocks
+// (multiples of MR), along its longer side. A thread packs all of op(A) when C is cut into
+// columns and all of op(B) when it is cut into rows, so cutting the longer side repeats the
+// packing of the smaller operand. Block t covers panels [t*panels/parts, (t+1)*panels/parts).
+struct ThreadCut {
+    bool split_n;       // column blocks (else row blocks)
+    std::size_t panels; // NR-column (or MR-row) panels to share out
+    std::size_t parts;  // blocks, one per thread, at most the thread count
+};
+template <class K>
+static ThreadCut thread_cut(const GemmArgs<typename K::T>& g, std::size_t nt) {
+    const std::size_t n_panels = (g.n + K::NR - 1) / K::NR;
+    const std::size_t m_panels = (g.m + K::MR - 1) / K::MR;
+    const bool split_n = m_panels < nt ? n_panels >= m_panels : n_panels >= nt && g.n >= g.m;
+    const std::size_t panels = split_n ? n_panels : m_panels;
+    return {split_n, panels, blk_min(nt, panels)};
+}
+
+// block(i0, i1, j0, j1) for each block of the cut, one per thread. Every worker computes with
+// the caller's floating-point mode (flush-to-zero during training), so a tile's bits never
+// depend on the thread that computed it.
+template <class K, class Block>
+static void for_each_block(const GemmArgs<typename K::T>& g, const ThreadCut& cut, Block block) {
+    const unsigned mode = SameFloatMode::current();
+#ifdef BPNET_WITH_OPENMP
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(cut.parts))
+#endif
+    for (std::size_t t = 0; t < cut.parts; ++t) {
+        SameFloatMode same(mode);
+        const std::size_t q0 = t * cut.panels / cut.parts, q1 = (t + 1) * cut.panels / cut.parts;
+        if (cut.split_n)
+            block(std::size_t(0), g.m, q0 * K::NR, blk_min(q1 * K::NR, g.n));
+        else
+            block(q0 * K::MR, blk_min(q1 * K::MR, g.m), std::size_t(0), g.n);
+    }
+}
+
+// Blocked gemm; with n_threads > 1, C is cut as thread_cut says. Each thread runs the whole
+// k-sum of its block, so every element is computed the same way whatever the thread count.
 template <class K>
 static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
     const std::size_t nt = n_threads > 1 ? static_cast<std::size_t>(n_threads) : 1;
-    const std::size_t n_panels = (g.n + K::NR - 1) / K::NR;
-    const std::size_t m_panels = (g.m + K::MR - 1) / K::MR;
-    if (nt == 1 || (n_panels < 2 && m_panels < 2)) {
+    const ThreadCut cut = thread_cut<K>(g, nt);
+    if (cut.parts < 2) {
         blocked_range<K>(g, 0, g.m, 0, g.n);
         return;
     }
-    const bool split_n = m_panels < nt ? n_panels >= m_panels : n_panels >= nt && g.n >= g.m;
-    const std::size_t panels = split_n ? n_panels : m_panels;
-    const std::size_t parts = blk_min(nt, panels);
-    // every worker computes with the caller's floating-point mode (flush-to-zero during
-    // training), so a tile's bits never depend on the thread that computed it
-    const unsigned mode = SameFloatMode::current();
-#ifdef BPNET_WITH_OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts))
-#endif
-    for (std::size_t t = 0; t < parts; ++t) {
-        SameFloatMode same(mode);
-        // panels [t*panels/parts, (t+1)*panels/parts)
-        const std::size_t q0 = t * panels / parts, q1 = (t + 1) * panels / parts;
-        if (split_n)
-            blocked_range<K>(g, 0, g.m, q0 * K::NR, blk_min(q1 * K::NR, g.n));
-        else
-            blocked_range<K>(g, q0 * K::MR, blk_min(q1 * K::MR, g.m), 0, g.n);
-    }
+    for_each_block<K>(g, cut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+        blocked_range<K>(g, i0, i1, j0, j1);
+    });
 }
 
 // Direct path for small products: no packing, no allocation, one thread. V is the file's
