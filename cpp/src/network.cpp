@@ -513,8 +513,9 @@ double Network<T>::backward_rows(const T* X, const T* Y, const T* w, std::size_t
 template <class T>
 double Network<T>::gradient(bool with_forward, const T* X, const T* Y, std::size_t n,
                             T* const* z, T* const* a, T* const* delta, T* grad, const T* w,
-                            double alpha, const Gather* gather) const {
+                            double alpha, const Gather* gather, Unfinished* unfinished) const {
     const std::size_t L = num_layers(), np = num_params();
+    if (unfinished) *unfinished = Unfinished{};
     const std::size_t n0 = n_inputs(), nL = n_outputs();
     double n_eff = 0;
     if (gather) {
@@ -565,23 +566,40 @@ double Network<T>::gradient(bool with_forward, const T* X, const T* Y, std::size
         in_chunks(chunks, n, [&](std::size_t r0, std::size_t r1, std::size_t k) {
             part[k] = chunk(r0, r1, k == 0 ? grad : extra + (k - 1) * np);
         });
-        for (std::size_t k = 1; k < chunks; ++k) add_into(grad, extra + (k - 1) * np, np);
+        if (unfinished)
+            unfinished->extra = extra, unfinished->chunks = chunks;
+        else
+            for (std::size_t k = 1; k < chunks; ++k) add_into(grad, extra + (k - 1) * np, np);
         for (std::size_t k = 0; k < chunks; ++k) c += part[k];
     }
     c /= n_eff;
     if (alpha != 0) {
         double sq = 0;
         const T k = T(alpha / n_eff);
+        if (unfinished) unfinished->penalty = true, unfinished->k = k;
         for (std::size_t l = 0; l < L; ++l) {
             const T* W = weights(l);
-            T* dW = grad + offsets_[l];
             const std::size_t count = sizes_[l + 1] * sizes_[l];
-            add_scaled_into(dW, W, k, count);
+            if (!unfinished) add_scaled_into(grad + offsets_[l], W, k, count);
             sq += squared_norm(W, count);
         }
         c += alpha / (2.0 * n_eff) * sq;
     }
     return c;
+}
+
+template <class T>
+void Network<T>::finish_gradient(const Unfinished& u, T* grad, std::size_t i0,
+                                 std::size_t i1) const {
+    // the same element-wise additions, in the same order, as gradient's own
+    const std::size_t np = num_params();
+    for (std::size_t k = 1; k < u.chunks; ++k) add_into(grad + i0, u.extra + (k - 1) * np + i0, i1 - i0);
+    if (!u.penalty) return;
+    for (std::size_t l = 0; l < num_layers(); ++l) {  // W_l: entries [offsets_[l], + count)
+        const std::size_t w0 = std::max(i0, offsets_[l]);
+        const std::size_t w1 = std::min(i1, offsets_[l] + sizes_[l + 1] * sizes_[l]);
+        if (w0 < w1) add_scaled_into(grad + w0, params_.data() + w0, u.k, w1 - w0);
+    }
 }
 
 template <class T>
@@ -688,14 +706,20 @@ BPNET_CLONES void adam_range(T* __restrict theta, const T* __restrict g, T* __re
 // it is split over threads without changing any result, from 4096 parameters: Adam's divide
 // and square root per parameter make even digits' 7.5k-parameter step worth two threads
 // (float64 fit 4% faster; the threshold was 65536).
-template <class T>
+// prepare(i0, i1), if given, runs on each part of the buffer just before its update (fit's
+// loop finishes the gradient there: see Network::Unfinished).
+template <class T, class Prepare>
 void optimizer_step(Opt opt, const FitOptions& o, TrainState<T>& s, T* theta, const T* g,
-                    std::size_t np, double lr) {
+                    std::size_t np, double lr, const Prepare& prepare) {
     const int nt = np >= (std::size_t(1) << 12) ? num_threads() : 1;
     const std::ptrdiff_t count = std::ptrdiff_t(np);
-    // body(i0, i1) over the whole buffer, in contiguous parts on nt threads (each with the
+    // update(i0, i1) over the whole buffer, in contiguous parts on nt threads (each with the
     // caller's floating-point mode: tiny moments must not go denormal in a worker either)
-    auto split = [&](const auto& body) {
+    auto split = [&](const auto& update) {
+        auto body = [&](std::ptrdiff_t i0, std::ptrdiff_t i1) {
+            prepare(i0, i1);
+            update(i0, i1);
+        };
         if (nt <= 1) return body(std::ptrdiff_t(0), count);
         const unsigned mode = SameFloatMode::current();
         (void)mode;
@@ -735,6 +759,12 @@ void optimizer_step(Opt opt, const FitOptions& o, TrainState<T>& s, T* theta, co
     split([&](std::ptrdiff_t i0, std::ptrdiff_t i1) {
         adam_range(theta, g, m1, m2, i0, i1, b1, b2, c1, c2, lr_t, eps);
     });
+}
+
+template <class T>
+void optimizer_step(Opt opt, const FitOptions& o, TrainState<T>& s, T* theta, const T* g,
+                    std::size_t np, double lr) {
+    optimizer_step(opt, o, s, theta, g, np, lr, [](std::ptrdiff_t, std::ptrdiff_t) {});
 }
 
 // One plain gradient-descent step on one sample (batch size 1, sgd without momentum): the
@@ -957,15 +987,21 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
                     for (std::size_t i = 0; i < m; ++i) bw += gathered ? w[perm[start + i]] : wp[i];
                     if (bw == 0) continue;  // all-zero weights: nothing to learn
                 }
+                Unfinished unfinished;
                 const double c = gradient(true, xp, yp, m, z.data(), a.data(), d.data(), g, wp,
-                                          o.alpha, gathered);
+                                          o.alpha, gathered, &unfinished);
                 if (!std::isfinite(c)) {
                     bad = true;
                     break;
                 }
                 epoch_loss += c * bw, epoch_weight += bw;
-                // One optimizer step over the flat buffers (scikit-learn's update rules).
-                optimizer_step(opt, o, s, theta, g, np, lr);
+                // One optimizer step over the flat buffers (scikit-learn's update rules),
+                // each part finishing its share of the gradient first (on the step's threads,
+                // not serially between two parallel regions).
+                optimizer_step(opt, o, s, theta, g, np, lr,
+                               [&](std::ptrdiff_t i0, std::ptrdiff_t i1) {
+                                   finish_gradient(unfinished, g, std::size_t(i0), std::size_t(i1));
+                               });
             }
             if (o.should_stop && o.should_stop()) {
                 stop = true;

@@ -285,10 +285,20 @@ private:
     // (no penalty) and their Δ_l rows.
     double backward_rows(const T* X, const T* Y, const T* w, std::size_t r0, std::size_t r1,
                          T* const* z, T* const* a, T* const* delta, T* grad, T scale) const;
+    // What gradient leaves to its caller when handed one (fit's loop does it on the threads of
+    // the optimizer step, range by range): grad += the other chunks' gradients in chunk order,
+    // then += k · W_l on the weights (the L2 penalty). finish_gradient does entries [i0, i1).
+    struct Unfinished {
+        const T* extra = nullptr;  // chunks - 1 buffers of num_params()
+        std::size_t chunks = 1;
+        bool penalty = false;
+        T k = 0;
+    };
+    void finish_gradient(const Unfinished& u, T* grad, std::size_t i0, std::size_t i1) const;
     // backward (after forward, or with it when with_forward), chunked as row_chunks says.
     double gradient(bool with_forward, const T* X, const T* Y, std::size_t n, T* const* z,
                     T* const* a, T* const* delta, T* grad, const T* w, double alpha,
-                    const Gather* gather) const;
+                    const Gather* gather, Unfinished* unfinished = nullptr) const;
 
     std::vector<std::size_t> sizes_;
     std::vector<Activation> acts_;
