@@ -244,6 +244,20 @@ inline bool is_small(std::size_t a, std::size_t b, std::size_t c) {
     return a * b * c <= small_work;
 }
 
+// d[0, m) = s[0, m) for one short row (a bias, a sample's inputs or targets), copied inline in
+// 32-byte pieces, the last one overlapping: a std::copy (or a loop GCC turns into one) is a
+// memmove call per row, and these rows are copied hundreds of times per batch.
+template <class T>
+inline void copy_row(T* __restrict d, const T* __restrict s, std::size_t m) {
+    constexpr std::size_t B = 32 / sizeof(T);
+    if (m < B) {
+        std::copy(s, s + m, d);
+        return;
+    }
+    for (std::size_t j = 0; j + B <= m; j += B) __builtin_memcpy(d + j, s + j, 32);
+    if (m % B != 0) __builtin_memcpy(d + m - B, s + m - B, 32);
+}
+
 // Z (n, n_out) = A_prev (n, n_in) Wᵀ + 1 bᵀ   then   A = σ(Z) (A may alias Z).
 template <class T>
 void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activation act,
@@ -261,7 +275,7 @@ void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activati
     }
     // The bias is the product's starting value (beta = 1); σ is applied to each finished block
     // of Z while it is in cache (softmax needs whole rows, so it runs after).
-    for (std::size_t i = 0; i < n; ++i) std::copy(b, b + n_out, z + i * n_out);
+    for (std::size_t i = 0; i < n; ++i) copy_row(z + i * n_out, b, n_out);
     if (act == Activation::softmax) {
         gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out);
         activation_forward(act, a, z, n, n_out, n_out);
@@ -532,8 +546,8 @@ double Network<T>::gradient(bool with_forward, const T* X, const T* Y, std::size
     auto copy_rows = [&](std::size_t r0, std::size_t r1) {
         for (std::size_t i = r0; i < r1; ++i) {
             const std::size_t r = gather->rows[i];
-            std::copy(gather->X + r * n0, gather->X + (r + 1) * n0, gather->xb + i * n0);
-            std::copy(gather->Y + r * nL, gather->Y + (r + 1) * nL, gather->yb + i * nL);
+            copy_row(gather->xb + i * n0, gather->X + r * n0, n0);
+            copy_row(gather->yb + i * nL, gather->Y + r * nL, nL);
             if (gather->w) gather->wb[i] = gather->w[r];
         }
     };
