@@ -173,12 +173,16 @@ TEST_CASE("gemm: fused epilogue sees every element once, after its value is fina
         std::vector<int>* visits;
         std::size_t n;
     };
-    const Shape shapes[] = {{2, 3, 4}, {7, 9, 11}, {1, 100, 64}, {130, 257, 300}, {300, 700, 129}};
+    // (130 x 257 x 300 runs the direct driver over two KC slices: its epilogue runs per row
+    // panel after the last one; NN as the δ product uses it, NT as the forward one)
+    const Shape shapes[] = {{2, 3, 4}, {7, 9, 11}, {1, 100, 64}, {100, 100, 64}, {130, 257, 300}, {300, 700, 129}};
     for (auto& isa : runnable_isas()) {
         kd::select_isa(isa);
         for (int nt : {1, 2}) {
             bpnet::set_num_threads(nt);
+            for (Trans tb : {Trans::T, Trans::N})
             for (Shape s : shapes) {
+                const std::size_t ldb = tb == Trans::T ? s.k : s.n;
                 std::mt19937 rng(3);
                 auto A = random_vec<double>(s.m * s.k, rng), B = random_vec<double>(s.n * s.k, rng);
                 std::vector<double> C(s.m * s.n, 0.5), R(s.m * s.n, 0.5);
@@ -195,10 +199,10 @@ TEST_CASE("gemm: fused epilogue sees every element once, after its value is fina
                             ++(*x.visits)[(i0 + i) * x.n + j0 + j];
                         }
                 };
-                bpnet::kernels::gemm<double>(Trans::N, Trans::T, s.m, s.n, s.k, 1.0, A.data(), s.k,
-                                             B.data(), s.k, 1.0, C.data(), s.n, epi);
-                bpnet::kernels::gemm<double>(Trans::N, Trans::T, s.m, s.n, s.k, 1.0, A.data(), s.k,
-                                             B.data(), s.k, 1.0, R.data(), s.n);
+                bpnet::kernels::gemm<double>(Trans::N, tb, s.m, s.n, s.k, 1.0, A.data(), s.k,
+                                             B.data(), ldb, 1.0, C.data(), s.n, epi);
+                bpnet::kernels::gemm<double>(Trans::N, tb, s.m, s.n, s.k, 1.0, A.data(), s.k,
+                                             B.data(), ldb, 1.0, R.data(), s.n);
                 bool once = true, same = true;
                 for (std::size_t i = 0; i < C.size(); ++i) {
                     once = once && visits[i] == 1;

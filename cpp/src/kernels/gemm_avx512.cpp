@@ -464,9 +464,11 @@ static void direct_blocked(const GemmArgs<typename K::T>& g, std::size_t i_base 
                     K::template tile_nr<false, BD>(kc, g.A + pc * g.lda + ir, g.lda, b, sb, c, g.ldc,
                                           g.alpha, beta, mr, nr);
             }
+            // these rows of C are final: the fused epilogue runs on them while they are in L1
+            if (g.epi.fn && pc + kc >= g.k)
+                g.epi.fn(g.epi.ctx, g.C + ir * g.ldc, g.ldc, i_base + ir, mr, j_base, g.n);
         }
     }
-    if (g.epi.fn) g.epi.fn(g.epi.ctx, g.C, g.ldc, i_base, g.m, j_base, g.n);
 }
 
 template <class K>
