@@ -130,6 +130,20 @@ static inline void tile_v(std::size_t kc, const typename V::T* a, std::size_t sa
     }
 }
 
+// tile_v for mr <= MR rows with a register tile of 4, 8 or MR rows, whichever is the smallest
+// that holds them: a product whose row count is not a multiple of MR (a 100-row chunk of a
+// batch: 8 panels of 12 and one of 4) computes no rows it throws away. Each element is
+// computed the same way whatever the tile height, so the bits do not change.
+template <class V, std::size_t MR, int NV, bool AN, bool BD>
+static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t sa,
+                             const typename V::T* b, std::size_t sb, typename V::T* c,
+                             std::size_t ldc, typename V::T alpha, typename V::T beta,
+                             std::size_t mr, std::size_t nr) {
+    if (mr <= 4) tile_v<V, 4, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    else if (mr <= 8) tile_v<V, 8, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    else tile_v<V, MR, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+}
+
 // ---- float ------------------------------------------------------------------------------
 
 // In-register transpose of 16 rows of 16 floats.
@@ -230,50 +244,12 @@ struct KernelF32 {
         }
     }
 
-    // Edge tile: the full MR x NR product restricted to nv = ceil(nr / 16) vectors per row
-    // (nr <= 16 computes half the tile), then only rows < mr and columns < nr stored, with the
-    // same vector epilogue as micro_kernel (so an element's bits do not depend on the tile).
-    template <int NV>
-    static void edge_nv(std::size_t kc, const float* a, const float* b, float* c,
-                        std::size_t ldc, float alpha, float beta, std::size_t mr,
-                        std::size_t nr) {
-        __m512 acc[MR][NV];
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r)
-            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-        for (std::size_t p = 0; p < kc; ++p) {
-            __m512 bv[NV];
-            for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + p * NR + 16 * v);
-            const float* ap = a + p * MR;
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                const __m512 av = _mm512_set1_ps(ap[r]);
-                for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-            }
-        }
-        __mmask16 mk[NV];
-        for (int v = 0; v < NV; ++v) mk[v] = mask16(nr > 16u * v ? nr - 16u * v : 0);
-        const __m512 va = _mm512_set1_ps(alpha);
-        const __m512 vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r) {  // fixed trip count keeps acc in registers
-            if (r >= mr) break;
-            float* cr = c + r * ldc;
-            for (int v = 0; v < NV; ++v) {
-                const __m512 out =
-                    beta == 0.0f
-                        ? _mm512_mul_ps(va, acc[r][v])
-                        : _mm512_fmadd_ps(va, acc[r][v],
-                                          _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mk[v], cr + 16 * v)));
-                _mm512_mask_storeu_ps(cr + 16 * v, mk[v], out);
-            }
-        }
-    }
+    // Edge tile straight to C, masked (nr <= 16 computes half the tile); see tile_rows.
     static void edge_kernel(std::size_t kc, const float* a, const float* b, float* c,
                             std::size_t ldc, float alpha, float beta, std::size_t mr,
                             std::size_t nr) {
-        if (nr <= 16) edge_nv<1>(kc, a, b, c, ldc, alpha, beta, mr, nr);
-        else edge_nv<2>(kc, a, b, c, ldc, alpha, beta, mr, nr);
+        if (nr <= 16) tile_rows<VecF32, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        else tile_rows<VecF32, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
     }
 
     // General tile for the direct (unpacked) driver (see tile_v).
@@ -281,7 +257,7 @@ struct KernelF32 {
     static void tile(std::size_t kc, const float* a, std::size_t sa, const float* b,
                      std::size_t sb, float* c, std::size_t ldc, float alpha, float beta,
                      std::size_t mr, std::size_t nr) {
-        tile_v<VecF32, MR, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        tile_rows<VecF32, MR, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
     }
     template <bool AN, bool BD>
     static void tile_nr(std::size_t kc, const float* a, std::size_t sa, const float* b,
@@ -401,15 +377,15 @@ struct KernelF64 {
     static void edge_kernel(std::size_t kc, const double* a, const double* b, double* c,
                             std::size_t ldc, double alpha, double beta, std::size_t mr,
                             std::size_t nr) {
-        if (nr <= 8) tile_v<VecF64, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-        else tile_v<VecF64, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        if (nr <= 8) tile_rows<VecF64, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        else tile_rows<VecF64, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
     }
     template <bool AN, bool BD>
     static void tile_nr(std::size_t kc, const double* a, std::size_t sa, const double* b,
                         std::size_t sb, double* c, std::size_t ldc, double alpha, double beta,
                         std::size_t mr, std::size_t nr) {
-        if (nr <= 8) tile_v<VecF64, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
-        else tile_v<VecF64, MR, 2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        if (nr <= 8) tile_rows<VecF64, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        else tile_rows<VecF64, MR, 2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
     }
 };
 
@@ -448,7 +424,9 @@ static void direct_blocked(const GemmArgs<typename K::T>& g, std::size_t i_base 
             const std::size_t mr = blk_min(K::MR, g.m - ir);
             // Aᵀ in memory (ta == T) is read in place only for a short lda: its MR-element rows
             // lie lda apart, and a long (page-multiple) lda puts them in a few L1 sets.
-            const bool a_direct = mr == K::MR && (g.ta == Trans::N || g.lda * sizeof(T) <= 1024);
+            // (tile_rows reads 4, 8 or MR rows: a panel of exactly that many needs no copy)
+            const bool whole = mr == K::MR || mr == 4 || mr == 8;
+            const bool a_direct = whole && (g.ta == Trans::N || g.lda * sizeof(T) <= 1024);
             if (!a_direct) pack_a<K>(g, ir, mr, pc, kc, Ap);
             for (std::size_t jr = 0; jr < g.n; jr += K::NR) {
                 const std::size_t nr = blk_min(K::NR, g.n - jr);
