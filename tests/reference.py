@@ -87,7 +87,12 @@ def backward(Ws, bs, acts, loss, X, y, w=None, alpha=0.0):
             delta = aL * (grad_a - (aL * grad_a).sum(axis=1, keepdims=True))
         else:
             delta = grad_a * dact(acts[-1], zL)
-    else:
+    elif loss == "cross_entropy":
+        # softmax's Jacobian applied to ∇_a C = −y / a (not the shortcut a − y, which holds
+        # only for rows of y that sum to 1)
+        grad_a = -y / aL
+        delta = aL * (grad_a - (aL * grad_a).sum(axis=1, keepdims=True))
+    else:  # sigmoid + binary cross entropy, exp + poisson: ∂C/∂z = a − y for any y
         delta = aL - y
     delta = delta * w[:, None]
     deltas = [None] * len(Ws)

@@ -177,3 +177,32 @@ def test_gradcheck_float32(rng):
     X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))
     res = bpnet.gradcheck(net, X, y)
     assert max(res.max_rel_error) < 5e-2
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("m", [3, 10, 150])
+def test_cross_entropy_soft_targets_and_many_classes_match_numpy(rng, dtype, m):
+    """Softmax + cross entropy with soft targets (several nonzero entries per row, some rows
+    with none) and with more than 64 classes (the loss works through a row's targets in blocks
+    of 64, softmax through rows in groups of 64): loss, δ and gradient against NumPy."""
+    n = 130
+    sizes = [6, 9, m]
+    net = bpnet.Network(sizes, activation="tanh", output_activation="softmax", loss="cross_entropy",
+                        dtype=dtype, seed=5)
+    X = rng.normal(size=(n, 6))
+    y = rng.uniform(size=(n, m)) * (rng.uniform(size=(n, m)) < 0.3)
+    y[::7] = 0  # rows without a target
+    y[1::7] = np.eye(m)[rng.integers(0, m, size=len(y[1::7]))]  # one-hot rows
+    X, y = X.astype(dtype), y.astype(dtype)
+    Ws = [v.astype(np.float64) for v in net.weights]
+    bs = [v.astype(np.float64) for v in net.biases]
+    C, dWs, dbs, deltas, zs, As = ref.backward(Ws, bs, ["tanh", "softmax"], "cross_entropy",
+                                               X.astype(np.float64), y.astype(np.float64))
+    tol = TOL[dtype]
+    close(net.predict(X), As[-1], tol)
+    g = net.backward(X, y)
+    assert g.loss == pytest.approx(C, rel=tol)
+    assert net.loss(X, y) == pytest.approx(C, rel=tol)
+    for l in range(2):
+        close(g.weights[l], dWs[l], tol)
+        close(g.biases[l], dbs[l], tol)

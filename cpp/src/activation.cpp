@@ -72,12 +72,17 @@ BPNET_INLINE void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t c
     T mx[group];
     for (std::size_t i0 = 0; i0 < rows; i0 += group) {
         const std::size_t g = std::min(group, rows - i0);
-        for (std::size_t i = 0; i < g; ++i) {
-            const T* zi = z + (i0 + i) * ld;
-            T m = zi[0];
-            for (std::size_t j = 1; j < cols; ++j) m = zi[j] > m ? zi[j] : m;
-            mx[i] = m;
-        }
+        // Row maxima and (below) row sums with the column loop outside: each row's chain of
+        // dependent operations runs in the same order as a row-by-row loop (the same bits),
+        // but g chains are in flight at once instead of one (a 10-class output row is a chain
+        // of 10 dependent steps).
+        const T* zb0 = z + i0 * ld;
+        for (std::size_t i = 0; i < g; ++i) mx[i] = zb0[i * ld];
+        for (std::size_t j = 1; j < cols; ++j)
+            for (std::size_t i = 0; i < g; ++i) {
+                const T v = zb0[i * ld + j];
+                mx[i] = v > mx[i] ? v : mx[i];
+            }
         if (ld == cols) {
             T* ab = a + i0 * ld;
             const T* zb = z + i0 * ld;
@@ -94,11 +99,14 @@ BPNET_INLINE void softmax_rows(T* a, const T* z, std::size_t rows, std::size_t c
                 for (std::size_t j = 0; j < cols; ++j) ai[j] = exp_for(zi[j] - mx[i], cols >= kVectorExpWidth);
             }
         }
+        T* ab0 = a + i0 * ld;
+        T sum[group];
+        for (std::size_t i = 0; i < g; ++i) sum[i] = T(0);
+        for (std::size_t j = 0; j < cols; ++j)
+            for (std::size_t i = 0; i < g; ++i) sum[i] += ab0[i * ld + j];
         for (std::size_t i = 0; i < g; ++i) {
-            T* ai = a + (i0 + i) * ld;
-            T s = 0;
-            for (std::size_t j = 0; j < cols; ++j) s += ai[j];
-            const T inv = T(1) / s;
+            T* ai = ab0 + i * ld;
+            const T inv = T(1) / sum[i];
             for (std::size_t j = 0; j < cols; ++j) ai[j] *= inv;
         }
     }

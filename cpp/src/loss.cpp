@@ -76,12 +76,26 @@ double loss_sum(Loss loss, const T* a, const T* y, const T* w, std::size_t n, st
                     if (t != 1) c -= (1.0 - t) * std::log(1.0 - p);
                 }
                 break;
-            case Loss::cross_entropy:
-                for (std::size_t j = 0; j < m; ++j) {
-                    const double p = std::clamp(double(ai[j]), eps, 1.0 - eps);
-                    if (yi[j] != 0) c -= double(yi[j]) * std::log(p);
+            case Loss::cross_entropy: {
+                // The positions of the nonzero targets first, in a pass without branches (a
+                // one-hot row's single 1 mispredicted a branch per row), then their terms in
+                // the same order as before.
+                std::size_t nz[64];
+                for (std::size_t j0 = 0; j0 < m; j0 += 64) {
+                    const std::size_t je = std::min(m, j0 + 64);
+                    std::size_t cnt = 0;
+                    for (std::size_t j = j0; j < je; ++j) {
+                        nz[cnt] = j;
+                        cnt += yi[j] != 0;
+                    }
+                    for (std::size_t q = 0; q < cnt; ++q) {
+                        const std::size_t j = nz[q];
+                        const double p = std::clamp(double(ai[j]), eps, 1.0 - eps);
+                        c -= double(yi[j]) * std::log(p);
+                    }
                 }
                 break;
+            }
             case Loss::poisson:
                 // a = exp(z): C_i = Σ_j a − y·log a = Σ_j exp(z) − y·z
                 for (std::size_t j = 0; j < m; ++j) {
