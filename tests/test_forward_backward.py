@@ -206,3 +206,33 @@ def test_cross_entropy_soft_targets_and_many_classes_match_numpy(rng, dtype, m):
     for l in range(2):
         close(g.weights[l], dWs[l], tol)
         close(g.biases[l], dbs[l], tol)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("out_act,loss", [("softmax", "cross_entropy"), ("identity", "squared_error")])
+def test_wide_inputs_bias_added_after_several_k_slices(rng, dtype, out_act, loss):
+    """A 900-input layer is summed over several KC slices of the product before the bias and
+    the activation are applied to each finished block (and, for softmax, to whole rows after
+    it): Z, A and the gradient against NumPy, on one row and on a batch."""
+    sizes = [900, 40, 7]
+    net = bpnet.Network(sizes, activation="relu", output_activation=out_act, loss=loss,
+                        dtype=dtype, seed=6)
+    rng_b = np.random.default_rng(11)
+    for b in net.biases:  # nonzero biases, so a bias left out or added twice shows
+        b[...] = rng_b.normal(size=b.shape).astype(dtype)
+    for n in (1, 150):
+        X = rng.normal(size=(n, 900)).astype(dtype)
+        y = np.eye(7)[rng.integers(0, 7, size=n)].astype(dtype)
+        Ws = [v.astype(np.float64) for v in net.weights]
+        bs = [v.astype(np.float64) for v in net.biases]
+        C, dWs, dbs, deltas, zs, As = ref.backward(Ws, bs, ["relu", out_act], loss,
+                                                   X.astype(np.float64), y.astype(np.float64))
+        tol = TOL[dtype] * (30 if dtype == "float32" else 1)
+        trace = net.forward(X)
+        for l in range(2):
+            close(trace.z[l], zs[l], tol)
+            close(trace.a[l + 1], As[l + 1], tol)
+        close(net.predict(X), As[-1], tol)
+        g = net.backward(X, y)
+        for l in range(2):
+            close(g.weights[l], dWs[l], tol)

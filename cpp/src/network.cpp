@@ -272,6 +272,18 @@ inline void prefetch_row(const T* s, std::size_t m) {
 #endif
 }
 
+// z[i*ld + j] += b[j] for a block of rows: the bias, added to a finished block of the forward
+// product. With the product's beta = 0 this is round(acc + b), the bits that starting the
+// product from the bias (beta = 1) gave when k fits one KC slice.
+template <class T>
+BPNET_CLONES void add_bias_rows(T* __restrict z, std::size_t ld, const T* __restrict b,
+                                std::size_t rows, std::size_t cols) {
+    for (std::size_t i = 0; i < rows; ++i) {
+        T* zi = z + i * ld;
+        for (std::size_t j = 0; j < cols; ++j) zi[j] += b[j];
+    }
+}
+
 // Z (n, n_out) = A_prev (n, n_in) Wᵀ + 1 bᵀ   then   A = σ(Z) (A may alias Z).
 template <class T>
 void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activation act,
@@ -287,26 +299,23 @@ void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activati
         activation_forward(act, a, z, n, n_out, n_out);
         return;
     }
-    // The bias is the product's starting value (beta = 1); σ is applied to each finished block
-    // of Z while it is in cache (softmax needs whole rows, so it runs after).
-    for (std::size_t i = 0; i < n; ++i) copy_row(z + i * n_out, b, n_out);
-    if (act == Activation::softmax) {
-        gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out);
-        activation_forward(act, a, z, n, n_out, n_out);
-        return;
-    }
+    // The bias and σ are applied to each finished block of Z while it is in cache (softmax
+    // needs whole rows, so it runs after the product).
     struct Ctx {
         Activation act;
         T* a;
-    } ctx{act, a};
+        const T* b;
+    } ctx{act, a, b};
     kernels::Epilogue<T> epi;
     epi.ctx = &ctx;
     epi.fn = [](void* c, T* zb, std::size_t ld, std::size_t i0, std::size_t rows, std::size_t j0,
                 std::size_t cols) {
         const Ctx& x = *static_cast<const Ctx*>(c);
-        activation_forward(x.act, x.a + i0 * ld + j0, zb, rows, cols, ld);
+        add_bias_rows(zb, ld, x.b + j0, rows, cols);
+        if (x.act != Activation::softmax) activation_forward(x.act, x.a + i0 * ld + j0, zb, rows, cols, ld);
     };
-    gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(1), z, n_out, epi);
+    gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(0), z, n_out, epi);
+    if (act == Activation::softmax) activation_forward(act, a, z, n, n_out, n_out);
 }
 
 // dW (n_out, n_in) = scale · Δᵀ A_prev
