@@ -300,21 +300,28 @@ void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activati
         return;
     }
     // The bias and σ are applied to each finished block of Z while it is in cache (softmax
-    // needs whole rows, so it runs after the product).
+    // needs whole rows, so it runs after the product). One or two rows (predicting a sample)
+    // take the product's small path, which sums all of k before adding C: there the bias is
+    // copied in as the starting value (beta = 1), cheaper than a call per block, same bits.
+    const bool bias_first = n <= 2;
+    if (bias_first)
+        for (std::size_t i = 0; i < n; ++i) copy_row(z + i * n_out, b, n_out);
     struct Ctx {
         Activation act;
         T* a;
-        const T* b;
-    } ctx{act, a, b};
+        const T* b;  // null when the bias is already in Z
+    } ctx{act, a, bias_first ? nullptr : b};
     kernels::Epilogue<T> epi;
     epi.ctx = &ctx;
     epi.fn = [](void* c, T* zb, std::size_t ld, std::size_t i0, std::size_t rows, std::size_t j0,
                 std::size_t cols) {
         const Ctx& x = *static_cast<const Ctx*>(c);
-        add_bias_rows(zb, ld, x.b + j0, rows, cols);
+        if (x.b) add_bias_rows(zb, ld, x.b + j0, rows, cols);
         if (x.act != Activation::softmax) activation_forward(x.act, x.a + i0 * ld + j0, zb, rows, cols, ld);
     };
-    gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in, T(0), z, n_out, epi);
+    if (bias_first && act == Activation::softmax) epi.fn = nullptr;  // nothing left for it
+    gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in,
+            bias_first ? T(1) : T(0), z, n_out, epi);
     if (act == Activation::softmax) activation_forward(act, a, z, n, n_out, n_out);
 }
 
