@@ -164,9 +164,9 @@ static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t
 #endif
 
 #if BPNET_GEMM_ASM
-// One row r of the 12-row tile: broadcast A[r] (element size es, "sd" or "ss") into zmm t,
-// then acc[r][0] (zmm 2r) += t * B0 (zmm b0) and acc[r][1] (zmm 2r+1) += t * B1 (zmm b1).
-// Offsets are assembler expressions.
+// One row r of the 12-row tile: broadcast A[r] into zmm t, then acc[r][0] (zmm c0 = 2r) +=
+// t * B0 (zmm b0) and acc[r][1] (zmm c1 = 2r+1) += t * B1 (zmm b1). sfx: "d" (double) or "s"
+// (float); es: the element size in bytes. Offsets are assembler expressions.
 #define BPNET_ASM_ROW(sfx, es, ao, r, t, c0, c1, b0, b1)                                \
     "vbroadcasts" sfx " " #ao "+" #es "*" #r "(%[a]), %%zmm" #t "\n\t"                  \
     "vfmadd231p" sfx " %%zmm" #b0 ", %%zmm" #t ", %%zmm" #c0 "\n\t"                     \
