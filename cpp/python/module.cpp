@@ -221,10 +221,11 @@ void bind_network(py::module_& m, const char* cls) {
                  const std::size_t L = net.num_layers();
                  std::size_t total = 0;
                  for (std::size_t l = 0; l < L; ++l) total += b.n * net.layer_sizes()[l + 1];
-                 std::vector<T> buf(3 * total);
+                 // Z_l in A_l's buffer (Network::forward allows it): backward needs only A_l
+                 std::vector<T> buf(2 * total);
                  std::vector<T*> z(L), a(L), d(L);
                  for (std::size_t l = 0, off = 0; l < L; off += b.n * net.layer_sizes()[l + 1], ++l)
-                     z[l] = buf.data() + off, a[l] = z[l] + total, d[l] = z[l] + 2 * total;
+                     z[l] = a[l] = buf.data() + off, d[l] = a[l] + total;
                  py::array_t<T> grad({py::ssize_t(net.num_params())});
                  const double c = forward_backward(net, b, alpha, z.data(), a.data(), d.data(),
                                                    grad.mutable_data());

@@ -206,6 +206,26 @@ BPNET_CLONES void activation_backward(Activation act, T* delta, const T* z, cons
 }
 
 template <class T>
+BPNET_CLONES void bias_activation_forward(Activation act, T* a, T* z, const T* b,
+                                          std::size_t rows, std::size_t cols, std::size_t ld) {
+    if (act == Activation::softmax)
+        throw std::invalid_argument("bias_activation_forward: softmax needs whole rows");
+    for (std::size_t i = 0; i < rows; ++i) {
+        T* zi = z + i * ld;
+        T* ai = a + i * ld;
+        if (act == Activation::relu && ai == zi) {  // one pass: the common hidden layer in fit
+            for (std::size_t j = 0; j < cols; ++j) {
+                const T t = zi[j] + b[j];
+                zi[j] = t > T(0) ? t : T(0);
+            }
+            continue;
+        }
+        for (std::size_t j = 0; j < cols; ++j) zi[j] += b[j];
+        forward_impl(act, ai, zi, 1, cols, cols);
+    }
+}
+
+template <class T>
 void activation_forward_baseline(Activation act, T* a, const T* z, std::size_t n) {
     forward_impl(act, a, z, 1, n, n);
 }
@@ -224,6 +244,10 @@ template void activation_backward<float>(Activation, float*, const float*, const
                                          std::size_t, std::size_t, std::size_t);
 template void activation_backward<double>(Activation, double*, const double*, const double*,
                                           std::size_t, std::size_t, std::size_t);
+template void bias_activation_forward<float>(Activation, float*, float*, const float*,
+                                             std::size_t, std::size_t, std::size_t);
+template void bias_activation_forward<double>(Activation, double*, double*, const double*,
+                                              std::size_t, std::size_t, std::size_t);
 template void activation_forward_baseline<float>(Activation, float*, const float*, std::size_t);
 template void activation_forward_baseline<double>(Activation, double*, const double*, std::size_t);
 template void activation_backward_baseline<float>(Activation, float*, const float*, const float*,

@@ -17,4 +17,11 @@ void activation_forward_baseline(Activation act, T* a, const T* z, std::size_t n
 template <class T>
 void activation_backward_baseline(Activation act, T* delta, const T* z, const T* a, std::size_t n);
 
+// The forward product's epilogue on a finished block: z += b (per column), then a = σ(z), row
+// by row while the row is in L1 (not softmax, which needs whole rows: the caller applies it
+// after the product). a may be z. The same bits as adding b and then activation_forward.
+template <class T>
+void bias_activation_forward(Activation act, T* a, T* z, const T* b, std::size_t rows,
+                             std::size_t cols, std::size_t ld);
+
 }  // namespace bpnet

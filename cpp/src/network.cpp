@@ -316,8 +316,12 @@ void dense_forward(T* z, T* a, const T* a_prev, const T* W, const T* b, Activati
     epi.fn = [](void* c, T* zb, std::size_t ld, std::size_t i0, std::size_t rows, std::size_t j0,
                 std::size_t cols) {
         const Ctx& x = *static_cast<const Ctx*>(c);
-        if (x.b) add_bias_rows(zb, ld, x.b + j0, rows, cols);
-        if (x.act != Activation::softmax) activation_forward(x.act, x.a + i0 * ld + j0, zb, rows, cols, ld);
+        if (x.act == Activation::softmax)
+            add_bias_rows(zb, ld, x.b + j0, rows, cols);  // σ after the product (whole rows)
+        else if (x.b)
+            bias_activation_forward(x.act, x.a + i0 * ld + j0, zb, x.b + j0, rows, cols, ld);
+        else
+            activation_forward(x.act, x.a + i0 * ld + j0, zb, rows, cols, ld);
     };
     if (bias_first && act == Activation::softmax) epi.fn = nullptr;  // nothing left for it
     gemm<T>(Trans::N, Trans::T, n, n_out, n_in, T(1), a_prev, n_in, W, n_in,
@@ -971,14 +975,16 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     const std::size_t B = o.batch_size == 0 ? n : std::min(o.batch_size, n);
     const std::size_t n0 = n_inputs(), nL = n_outputs();
 
-    // Workspaces, sized once: Z_l, A_l, Δ_l for B rows; gathered batch rows when shuffling.
-    std::vector<T> zbuf, abuf, dbuf;
+    // Workspaces, sized once: A_l and Δ_l for B rows; gathered batch rows when shuffling.
+    // Z_l shares A_l's buffer (σ is applied in place, see forward): backward needs only A_l,
+    // and one buffer less per layer is less memory traffic per step, same bits.
+    std::vector<T> abuf, dbuf;
     std::vector<T*> z(L), a(L), d(L);
     std::size_t total = 0;
     for (std::size_t l = 0; l < L; ++l) total += B * sizes_[l + 1];
-    zbuf.resize(total), abuf.resize(total), dbuf.resize(total);
+    abuf.resize(total), dbuf.resize(total);
     for (std::size_t l = 0, off = 0; l < L; off += B * sizes_[l + 1], ++l)
-        z[l] = zbuf.data() + off, a[l] = abuf.data() + off, d[l] = dbuf.data() + off;
+        z[l] = a[l] = abuf.data() + off, d[l] = dbuf.data() + off;
     const bool gather = o.shuffle && B < n;
     std::vector<T> xb(gather ? B * n0 : 0), yb(gather ? B * nL : 0), wb(gather && w ? B : 0);
     std::vector<std::size_t> perm(gather ? n : 0);

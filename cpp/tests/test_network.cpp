@@ -22,8 +22,10 @@ std::vector<double> random_vec(std::size_t n, std::uint64_t seed, double lo = -1
 }
 
 // Runs forward + backward and returns the analytic gradient.
+// shared_z: z[l] is a[l]'s buffer (allowed by Network::forward).
 std::vector<double> analytic_grad(const Network<double>& net, const std::vector<double>& X,
-                                  const std::vector<double>& Y, std::size_t n, double alpha) {
+                                  const std::vector<double>& Y, std::size_t n, double alpha,
+                                  bool shared_z = false) {
     const std::size_t L = net.num_layers();
     std::vector<std::vector<double>> z(L), a(L), d(L);
     std::vector<double*> zp(L), ap(L), dp(L);
@@ -31,7 +33,7 @@ std::vector<double> analytic_grad(const Network<double>& net, const std::vector<
         z[l].resize(n * net.layer_sizes()[l + 1]);
         a[l].resize(z[l].size());
         d[l].resize(z[l].size());
-        zp[l] = z[l].data(), ap[l] = a[l].data(), dp[l] = d[l].data();
+        zp[l] = shared_z ? a[l].data() : z[l].data(), ap[l] = a[l].data(), dp[l] = d[l].data();
     }
     std::vector<double> g(net.num_params());
     net.forward(X.data(), n, zp.data(), ap.data());
@@ -82,6 +84,40 @@ TEST_CASE("backward matches central differences for every activation and loss") 
     gradcheck({3, 4, 3}, {Activation::tanh, Activation::softmax}, Loss::cross_entropy);
     gradcheck({3, 4, 3}, {Activation::tanh, Activation::softmax}, Loss::squared_error);
     gradcheck({3, 2}, {Activation::exp}, Loss::poisson);
+}
+
+TEST_CASE("z sharing a's buffer gives the same gradient bits, for every activation and loss") {
+    // fit keeps Z_l in A_l's buffer; backward must then give what it gives with Z_l apart.
+    // Small and gemm-sized layers (the kernels' fused epilogues apply σ in place there).
+    struct Case {
+        std::vector<std::size_t> sizes;
+        std::vector<Activation> acts;
+        Loss loss;
+    };
+    const Activation hidden[] = {Activation::identity, Activation::sigmoid, Activation::tanh,
+                                 Activation::relu, Activation::leaky_relu};
+    std::vector<Case> cases;
+    for (Activation h : hidden) {
+        cases.push_back({{3, 4, 2}, {h, Activation::identity}, Loss::squared_error});
+        cases.push_back({{70, 50, 3}, {h, Activation::softmax}, Loss::cross_entropy});
+        cases.push_back({{70, 50, 40, 2}, {h, h, Activation::sigmoid}, Loss::half_squared_error});
+    }
+    cases.push_back({{70, 30, 1}, {Activation::relu, Activation::sigmoid}, Loss::binary_cross_entropy});
+    cases.push_back({{70, 30, 3}, {Activation::tanh, Activation::softmax}, Loss::squared_error});
+    cases.push_back({{70, 3}, {Activation::exp}, Loss::poisson});
+    for (const Case& c : cases) {
+        Network<double> net(c.sizes, c.acts, c.loss, 3);
+        const std::size_t n = 64, m = c.sizes.back();
+        auto X = random_vec(n * c.sizes[0], 4);
+        auto Y = random_vec(n * m, 5, 0.05, 0.95);
+        if (c.loss == Loss::cross_entropy)
+            for (std::size_t i = 0; i < n; ++i)
+                for (std::size_t j = 0; j < m; ++j) Y[i * m + j] = j == i % m ? 1.0 : 0.0;
+        const auto apart = analytic_grad(net, X, Y, n, 0.1);
+        const auto shared = analytic_grad(net, X, Y, n, 0.1, true);
+        CHECK_MSG(apart == shared, std::string("shared z: ") + bpnet::loss_name(c.loss) + "/" +
+                                       bpnet::activation_name(c.acts.front()));
+    }
 }
 
 TEST_CASE("gradient descent on a network without hidden layers reaches least squares") {

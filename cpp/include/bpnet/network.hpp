@@ -229,7 +229,9 @@ public:
     std::vector<T> predict(const std::vector<T>& X) const;  // rows = X.size() / n_0
 
     // Keeps every layer: z[l] and a[l] point to (n, n_{l+1}) buffers for l = 0..L-1
-    // (a[l] is A_{l+1}; A_0 is X itself).
+    // (a[l] is A_{l+1}; A_0 is X itself). z[l] may be the same buffer as a[l]: then it holds
+    // A_{l+1} only, which is all backward needs (every σ' here is computed from a, or, for
+    // relu and leaky_relu, from the sign of z, which a shares).
     void forward(const T* X, std::size_t n, T* const* z, T* const* a) const;
 
     // Loss C (penalty included when alpha > 0). w: optional sample weights (n).
