@@ -474,9 +474,16 @@ BPNET_CLONES void bias_gradient(T* db, const T* d, std::size_t n, std::size_t n_
         const std::size_t w = std::min(W, n_out - j0);
         T acc[W];
         for (std::size_t j = 0; j < w; ++j) acc[j] = T(0);
-        for (std::size_t i = 0; i < n; ++i) {
-            const T* di = d + i * n_out + j0;
-            for (std::size_t j = 0; j < w; ++j) acc[j] += di[j];
+        if (w == W) {  // a full block: a fixed trip count keeps acc in registers
+            for (std::size_t i = 0; i < n; ++i) {
+                const T* di = d + i * n_out + j0;
+                for (std::size_t j = 0; j < W; ++j) acc[j] += di[j];
+            }
+        } else {
+            for (std::size_t i = 0; i < n; ++i) {
+                const T* di = d + i * n_out + j0;
+                for (std::size_t j = 0; j < w; ++j) acc[j] += di[j];
+            }
         }
         for (std::size_t j = 0; j < w; ++j) db[j0 + j] = acc[j] * scale;
     }
