@@ -8,13 +8,14 @@ Two problems, each in float64 and float32:
 Both estimators get the same parameters, the same random_state (so the same initial weights)
 and n_iter_no_change=inf, so both run exactly max_iter epochs. Each fit is timed `--repeats`
 times, the three estimators (scikit-learn, bpnet, bpnet on one thread) in turn within each
-repeat, so that a burst of load on a shared machine falls on all of them alike; the table
+repeat, so that a burst of load on a shared machine falls on all of them alike, each after a
+short idle pause (`--pause`, 0.5 s: no thread pool of the previous fit still spinning); the table
 shows medians (or, with `--stat min`, the fastest fit: the least disturbed one) and the ratio
 scikit-learn / bpnet, and checks the answers: held-out accuracy of both (bpnet's must be
 within 0.02 of scikit-learn's).
 
     python benchmarks/bench_estimators.py [--repeats 3] [--large-epochs 5] [--skip-large]
-                                          [--stat median|min]
+                                          [--stat median|min] [--pause 0.5]
 """
 from __future__ import annotations
 
@@ -49,7 +50,11 @@ def synthetic(n=60000, d=784, k=10, seed=0):
     return X, logits.argmax(axis=1)
 
 
-def timed_fit(cls, params, X, y):
+def timed_fit(cls, params, X, y, pause=0.0):
+    # A pause first: thread pools left spinning by the previous fit (OpenBLAS's workers spin
+    # for ~2^28 cycles, ~0.1 s, after a product; OpenMP's briefly) would otherwise take a
+    # core from the start of this one.
+    time.sleep(pause)
     model = cls(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -58,7 +63,7 @@ def timed_fit(cls, params, X, y):
         return time.perf_counter() - t0, model
 
 
-def run_case(name, X, y, params, repeats, rows, stat=statistics.median):
+def run_case(name, X, y, params, repeats, rows, stat=statistics.median, pause=0.0):
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
     for dtype in (np.float64, np.float32):
         a, b = Xtr.astype(dtype), Xte.astype(dtype)
@@ -67,7 +72,7 @@ def run_case(name, X, y, params, repeats, rows, stat=statistics.median):
         times, models = [[], [], []], [None, None, None]
         for _ in range(repeats):  # the three in turn within each repeat
             for i, (cls, p) in enumerate(fits):
-                t, models[i] = timed_fit(cls, p, a, ytr)
+                t, models[i] = timed_fit(cls, p, a, ytr, pause)
                 times[i].append(t)
         t_sk, t_bp, t_1 = (stat(t) for t in times)
         sk_model, bp_model, one_model = models
@@ -87,6 +92,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3, help="fits per case")
     ap.add_argument("--stat", choices=("median", "min"), default="median",
                     help="statistic of each estimator's fits (min: the least disturbed one)")
+    ap.add_argument("--pause", type=float, default=0.5,
+                    help="seconds idle before each fit, so no thread pool is still spinning")
     ap.add_argument("--digits-epochs", type=int, default=200)
     ap.add_argument("--large-epochs", type=int, default=5)
     ap.add_argument("--large-rows", type=int, default=60000)
@@ -110,11 +117,11 @@ def main(argv=None):
     X, y = load_digits(return_X_y=True)
     stat = min if args.stat == "min" else statistics.median
     run_case("digits 1797x64", X / 16.0, y, dict(common, max_iter=args.digits_epochs),
-             args.repeats, rows, stat)
+             args.repeats, rows, stat, args.pause)
     if not args.skip_large:
         X, y = synthetic(n=args.large_rows)
         run_case(f"synthetic {args.large_rows}x784", X, y, dict(common, max_iter=args.large_epochs),
-                 args.repeats, rows, stat)
+                 args.repeats, rows, stat, args.pause)
     return 0 if all(r[-1] for r in rows) else 1
 
 
