@@ -236,3 +236,30 @@ def test_wide_inputs_bias_added_after_several_k_slices(rng, dtype, out_act, loss
         g = net.backward(X, y)
         for l in range(2):
             close(g.weights[l], dWs[l], tol)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("out_act,loss", [p for p in PAIRS if p[1] != "half_squared_error"])
+def test_gemm_sized_layers_bias_and_activation_match_numpy(rng, dtype, hidden, out_act, loss):
+    """Layers large enough for the kernels' fused epilogue (the bias and σ applied to each
+    finished block of Z in one pass; softmax after the product): Z and A kept apart by
+    forward, A alone by predict (which applies σ in place), against NumPy, with nonzero biases."""
+    sizes = [70, 50, 40, 3 if out_act == "softmax" else 2]
+    net = bpnet.Network(sizes, activation=hidden, output_activation=out_act, loss=loss,
+                        dtype=dtype, seed=4)
+    rng_b = np.random.default_rng(12)
+    for b in net.biases:  # nonzero biases, so a bias left out or added twice shows
+        b[...] = rng_b.normal(size=b.shape).astype(dtype)
+    X = rng.normal(size=(64, 70)).astype(dtype)
+    Ws = [v.astype(np.float64) for v in net.weights]
+    bs = [v.astype(np.float64) for v in net.biases]
+    y = np.zeros((64, sizes[-1]))
+    acts = [hidden, hidden, out_act]
+    _, _, _, _, zs, As = ref.backward(Ws, bs, acts, "squared_error", X.astype(np.float64), y)
+    tol = TOL[dtype] * (10 if dtype == "float32" else 1)
+    trace = net.forward(X)
+    for l in range(3):
+        close(trace.z[l], zs[l], tol)
+        close(trace.a[l + 1], As[l + 1], tol)
+    close(net.predict(X), As[-1], tol)
