@@ -19,10 +19,17 @@ import numpy as np
 import bpnet
 
 
+# Seconds idle before each timed run (--pause): thread pools that the previous run left
+# spinning (OpenBLAS's workers for ~0.1 s after a product, PyTorch's, OpenMP's) would
+# otherwise take a core from the start of the next one, whichever library it is.
+PAUSE = 0.3
+
+
 def median_time(fn, repeat):
     times = []
     result = None
     for _ in range(repeat):
+        time.sleep(PAUSE)
         t0 = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
@@ -298,11 +305,15 @@ WORKLOADS = {"seed-tiny": seed_tiny, "digits": digits, "mnist": mnist, "step": s
 
 
 def main():
+    global PAUSE
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workloads", default="seed-tiny,digits,mnist,step,predict")
     p.add_argument("--threads", type=int, default=None, help="bpnet and PyTorch threads (default: all)")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--pause", type=float, default=0.3,
+                   help="seconds idle before each timed run, so no thread pool is still spinning")
     args = p.parse_args()
+    PAUSE = args.pause
     if args.threads:
         bpnet.set_num_threads(args.threads)
         torch = try_torch()
