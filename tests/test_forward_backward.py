@@ -35,6 +35,23 @@ def close(actual, expected, tol):
     assert np.abs(actual - expected).max() <= tol * scale, np.abs(actual - expected).max() / scale
 
 
+def set_nonzero_biases(net, seed, dtype):
+    """Random biases, so that a bias left out or added twice shows."""
+    rng_b = np.random.default_rng(seed)
+    for b in net.biases:
+        b[...] = rng_b.normal(size=b.shape).astype(dtype)
+
+
+def check_forward(net, X, zs, As, tol):
+    """forward's z and a of every layer (kept apart) and predict's output (σ applied in
+    place) against the reference's."""
+    trace = net.forward(X)
+    for l in range(len(zs)):
+        close(trace.z[l], zs[l], tol)
+        close(trace.a[l + 1], As[l + 1], tol)
+    close(net.predict(X), As[-1], tol)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 # depth 1 has no hidden layer, so its hidden activation is unused: one case of it suffices
 @pytest.mark.parametrize("depth,hidden", [(1, "sigmoid")] + [(d, h) for d in (2, 3, 4) for h in HIDDEN])
@@ -217,9 +234,7 @@ def test_wide_inputs_bias_added_after_several_k_slices(rng, dtype, out_act, loss
     sizes = [900, 40, 7]
     net = bpnet.Network(sizes, activation="relu", output_activation=out_act, loss=loss,
                         dtype=dtype, seed=6)
-    rng_b = np.random.default_rng(11)
-    for b in net.biases:  # nonzero biases, so a bias left out or added twice shows
-        b[...] = rng_b.normal(size=b.shape).astype(dtype)
+    set_nonzero_biases(net, 11, dtype)
     for n in (1, 150):
         X = rng.normal(size=(n, 900)).astype(dtype)
         y = np.eye(7)[rng.integers(0, 7, size=n)].astype(dtype)
@@ -228,11 +243,7 @@ def test_wide_inputs_bias_added_after_several_k_slices(rng, dtype, out_act, loss
         C, dWs, dbs, deltas, zs, As = ref.backward(Ws, bs, ["relu", out_act], loss,
                                                    X.astype(np.float64), y.astype(np.float64))
         tol = TOL[dtype] * (30 if dtype == "float32" else 1)
-        trace = net.forward(X)
-        for l in range(2):
-            close(trace.z[l], zs[l], tol)
-            close(trace.a[l + 1], As[l + 1], tol)
-        close(net.predict(X), As[-1], tol)
+        check_forward(net, X, zs, As, tol)
         g = net.backward(X, y)
         for l in range(2):
             close(g.weights[l], dWs[l], tol)
@@ -248,9 +259,7 @@ def test_gemm_sized_layers_bias_and_activation_match_numpy(rng, dtype, hidden, o
     sizes = [70, 50, 40, 3 if out_act == "softmax" else 2]
     net = bpnet.Network(sizes, activation=hidden, output_activation=out_act, loss=loss,
                         dtype=dtype, seed=4)
-    rng_b = np.random.default_rng(12)
-    for b in net.biases:  # nonzero biases, so a bias left out or added twice shows
-        b[...] = rng_b.normal(size=b.shape).astype(dtype)
+    set_nonzero_biases(net, 12, dtype)
     X = rng.normal(size=(64, 70)).astype(dtype)
     Ws = [v.astype(np.float64) for v in net.weights]
     bs = [v.astype(np.float64) for v in net.biases]
@@ -258,8 +267,4 @@ def test_gemm_sized_layers_bias_and_activation_match_numpy(rng, dtype, hidden, o
     acts = [hidden, hidden, out_act]
     _, _, _, _, zs, As = ref.backward(Ws, bs, acts, "squared_error", X.astype(np.float64), y)
     tol = TOL[dtype] * (10 if dtype == "float32" else 1)
-    trace = net.forward(X)
-    for l in range(3):
-        close(trace.z[l], zs[l], tol)
-        close(trace.a[l + 1], As[l + 1], tol)
-    close(net.predict(X), As[-1], tol)
+    check_forward(net, X, zs, As, tol)
