@@ -117,8 +117,10 @@ template <class T>
 void check_large(const std::string& isa) {
     kd::select_isa(isa);
     std::mt19937 rng(7);
-    // Beyond MC rows (1008/1020) and over several KC slices and NC blocks.
+    // Beyond MC rows (2040 for AVX-512, 1020 for AVX2 and generic) and over several KC slices
+    // and NC blocks.
     check_case<T>(Trans::N, Trans::N, {1030, 97, 45}, T(1), T(0), 0, rng, isa + " large NN");
+    check_case<T>(Trans::T, Trans::N, {2053, 33, 40}, T(1), T(0), 0, rng, isa + " large TN rows");
     check_case<T>(Trans::T, Trans::N, {70, 1000, 400}, T(1), T(1), 1, rng, isa + " large TN");
     check_case<T>(Trans::N, Trans::T, {129, 257, 785}, T(1), T(0), 0, rng, isa + " large NT");
 }

@@ -295,7 +295,9 @@ struct KernelF32 {
     static constexpr std::size_t MR = 12, NR = 32;
     static constexpr std::size_t KC = 384;
     static constexpr std::size_t NC = 480;  // KC x NC x 4 B = 720 KiB of L2
-    static constexpr std::size_t MC = 1008;
+    // A block MC x KC (3 MiB) lives in L3. B is packed once per MC rows, so up to 2040 rows
+    // (a 2048-row product cut between two threads, or 1024-2040 rows on one) pack B once.
+    static constexpr std::size_t MC = 2040;
 
     static float combine(float alpha, float acc, float beta, float c) {
         return __builtin_fmaf(alpha, acc, beta * c);
@@ -427,7 +429,7 @@ struct KernelF64 {
     static constexpr std::size_t MR = 12, NR = 16;
     static constexpr std::size_t KC = 256;  // A micro-panel 12 x 256 x 8 B = 24 KiB of L1
     static constexpr std::size_t NC = 320;  // KC x NC x 8 B = 640 KiB of L2
-    static constexpr std::size_t MC = 1008;
+    static constexpr std::size_t MC = 2040;  // A block 4 MiB of L3; see KernelF32
 
     static double combine(double alpha, double acc, double beta, double c) {
         return __builtin_fma(alpha, acc, beta * c);
