@@ -98,6 +98,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
     p.add_argument("--dtypes", default="float32,float64")
     p.add_argument("--quick", action="store_true", help="training shapes only")
+    p.add_argument("--shapes", default="",
+                   help="only the shapes whose label contains one of these comma-separated "
+                        "strings (e.g. 'square 256,W(256x784)^T'), to re-measure a few cells")
     p.add_argument("--runs", type=int, default=0, help="timed runs per case (default: adaptive)")
     p.add_argument("--stat", choices=("median", "min"), default="median",
                    help="statistic of the timed runs (min: the least disturbed run, for a "
@@ -128,6 +131,12 @@ def main(argv=None) -> int:
     shapes = list(TRAINING_SHAPES)
     if not args.quick:
         shapes += [(f"square {s}", "NN", s, s, s) for s in SQUARE if s != 1024]
+    if args.shapes:
+        wanted = [w.strip() for w in args.shapes.split(",") if w.strip()]
+        shapes = [s for s in shapes if any(w in s[0] for w in wanted)]
+        if not shapes:
+            p.error(f"--shapes {args.shapes!r} matches none of: "
+                    + "; ".join(label for label, *_ in TRAINING_SHAPES) + "; square 256/512/2048")
     rng = np.random.default_rng(0)
     print(f"{'shape':26s} {'form':4s} {'dtype':7s} {'thr':>3s} {'numpy GF/s':>10s} "
           f"{'bpnet GF/s':>10s} {'ratio':>6s}  isa     max rel err")
