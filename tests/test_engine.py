@@ -46,13 +46,35 @@ def test_schedule_rate_set_between_fits_is_continued(data):
     net.fit(X, y, learning_rate=0.1, epochs=1, learning_rate_schedule="adaptive")
     net._set_schedule_learning_rate(0.02)
     assert net.copy()._net.train_state["learning_rate"] == 0.02  # it travels with the state
-    h = net.fit(X, y, learning_rate=0.1, epochs=2, learning_rate_schedule="adaptive")
+    h = net.fit(X, y, learning_rate=0.1, epochs=2, learning_rate_schedule="adaptive",
+                _keep_learning_rate=True)
     assert h.learning_rate == [0.02, 0.02]
     h = net.fit(X, y, learning_rate=0.1, epochs=1, warm_start=False)  # a fresh state: the given rate
     assert h.learning_rate == [0.1]
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="learning_rate"):
             net._set_schedule_learning_rate(bad)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_warm_started_sgd_fit_runs_at_the_rate_it_is_given(data, momentum):
+    # warm_start continues the optimizer state, not the previous call's rate: a second fit
+    # (or a fit after step) with another learning_rate takes a step of that size
+    X, y = data
+    net = bpnet.Network((3, 4, 1), activation="tanh", seed=0)
+    net.fit(X, y, learning_rate=0.1, epochs=1, momentum=momentum)
+    net.step(net.gradient(X, y)[1], learning_rate=0.01, momentum=momentum)
+    theta = net.params.copy()
+    v = np.array(net._net.train_state["velocity"]) if momentum else None
+    g = net.gradient(X, y)[1]
+    h = net.fit(X, y, learning_rate=0.5, epochs=1, shuffle=False, momentum=momentum)
+    assert h.learning_rate == [0.5]
+    if momentum:  # scikit-learn's Nesterov update with the continued velocity
+        v = momentum * v - 0.5 * g
+        expected = theta + momentum * v - 0.5 * g
+    else:
+        expected = theta - 0.5 * g
+    np.testing.assert_allclose(net.params, expected, rtol=1e-12, atol=1e-15)
 
 
 def test_tol_stops_on_a_training_loss_plateau(data):

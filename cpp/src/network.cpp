@@ -897,7 +897,9 @@ void prepare_state(TrainState<T>& s, const FitOptions& o, std::size_t np) {
         if (sgd) s.velocity.assign(np, T(0));
         else s.m.assign(np, T(0)), s.v.assign(np, T(0));
     }
-    if (!o.keep_state || s.learning_rate <= 0) s.learning_rate = o.learning_rate;
+    // the caller's rate, unless the schedule's current one is to be continued
+    if (!o.keep_state || !o.keep_learning_rate || s.learning_rate <= 0)
+        s.learning_rate = o.learning_rate;
 }
 
 }  // namespace

@@ -530,6 +530,7 @@ class Network:
         n_threads: Optional[int] = None,
         _warn_divergence: bool = True,
         _plateau: Optional[_PlateauState] = None,
+        _keep_learning_rate: bool = False,
     ) -> History:
         """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
 
@@ -580,7 +581,8 @@ class Network:
             The validation score: minus the validation loss, accuracy, or R².
         warm_start : bool, default=True
             Continue the optimizer state (momentum, Adam moments) of a previous fit;
-            False starts it afresh. The weights always continue.
+            False starts it afresh. The weights always continue. Either way the first epoch
+            runs at ``learning_rate`` (a schedule restarts from it).
         verbose : bool, default=False
             Print one line per epoch, as scikit-learn does.
         progress : bool, default=False
@@ -623,6 +625,8 @@ class Network:
             o.stop_on_plateau = True
             o.tol = 1e-4 if tol is None else _float(tol, "tol")
         o.validation_metric = validation_metric
+        # the estimators' partial_fit continues sgd's schedule rate, as scikit-learn's does
+        o.keep_learning_rate = bool(_keep_learning_rate)
         if _plateau is not None:  # the estimators' warm-started fit (see _PlateauState)
             o.start_best_loss = float(_plateau.best_loss)  # inf allowed; NaN is rejected in C++
             o.start_best_val_score = float(_plateau.best_val_score)
@@ -689,7 +693,8 @@ class Network:
         self._net.step(g, o)
 
     def _set_schedule_learning_rate(self, learning_rate: float) -> None:
-        """Set the sgd rate that the next :meth:`fit` with ``warm_start=True`` continues from
+        """Set the sgd rate that the next :meth:`fit` with ``warm_start=True`` and
+        ``_keep_learning_rate=True`` continues from
         (the optimizer state's current rate; it travels in model files and pickles).
 
         For the estimators' ``learning_rate="adaptive"`` across ``partial_fit`` calls, where

@@ -536,6 +536,7 @@ class _BaseMLP(BaseEstimator):
                 validation_metric=self._validation_metric,
                 # scikit-learn: fit starts a fresh optimizer, partial_fit continues it
                 warm_start=incremental,
+                _keep_learning_rate=incremental,
                 verbose=bool(self.verbose),
                 # fit's loop continues the plateau state (afresh on a first pass); partial_fit's
                 # one epoch is judged by _record_fit (_partial_fit_plateau) instead

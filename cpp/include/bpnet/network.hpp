@@ -81,8 +81,14 @@ struct FitOptions {
     double start_best_loss = std::numeric_limits<double>::infinity();
     double start_best_val_score = -std::numeric_limits<double>::infinity();
     std::size_t start_no_improvement_count = 0;
-    // false: start the optimizer state afresh (scikit-learn's fit); true: continue it.
+    // false: start the optimizer state afresh (scikit-learn's fit); true: continue it
+    // (momentum, Adam's moments and step count).
     bool keep_state = true;
+    // With keep_state, sgd also continues its schedule's current rate (an "invscaling" decay,
+    // an "adaptive" division by 5) instead of starting from learning_rate, as scikit-learn's
+    // partial_fit does. Off by default: a warm-started fit runs at the learning_rate it is
+    // given.
+    bool keep_learning_rate = false;
     // Threads for this fit's kernels (0: the library's setting, see threads.hpp).
     int n_threads = 0;
     // Called after every epoch; returning false stops training after that epoch.
