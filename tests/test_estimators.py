@@ -414,6 +414,23 @@ def test_pickle_round_trip(clf_data, solver):
         np.testing.assert_array_equal(back.coefs_[0], clf.coefs_[0])
 
 
+def test_save_takes_numpy_typed_parameters(reg_data, tmp_path):
+    # GridSearchCV hands np.int64 grid values to best_estimator_; layer sizes may be an array
+    X, y = reg_data
+    grid = GridSearchCV(MLPRegressor(hidden_layer_sizes=np.array([6, 3]), learning_rate_init=np.float32(0.01),
+                                     random_state=0),
+                        {"max_iter": np.arange(5, 7)}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        best = grid.fit(X, y).best_estimator_
+    assert isinstance(best.max_iter, np.integer)
+    best.save(tmp_path / "m.bpnet")
+    back = MLPRegressor.load(tmp_path / "m.bpnet")
+    assert back.max_iter == best.max_iter and type(back.max_iter) is int
+    assert back.hidden_layer_sizes == (6, 3) and back.learning_rate_init == pytest.approx(0.01)
+    np.testing.assert_array_equal(back.predict(X), best.predict(X))
+
+
 def test_clone_pipeline_gridsearch_cross_val(clf_data):
     X, y = clf_data
     est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=15, learning_rate_init=0.02, random_state=0)

@@ -671,7 +671,9 @@ class _BaseMLP(BaseEstimator):
                 v = None  # a RandomState object cannot be stored; its use is over once fitted
             if k == "class_weight" and isinstance(v, dict):
                 v = {"__pairs__": [[_json_scalar(a), _json_scalar(b)] for a, b in v.items()]}
-            params[k] = list(v) if isinstance(v, tuple) else v
+            # NumPy-typed values (a GridSearchCV grid's np.int64, an array of layer sizes) as
+            # plain JSON numbers and lists
+            params[k] = v if isinstance(v, dict) else _json_value(v)
         fitted = {k: _json_value(getattr(self, k)) for k in self._FITTED_SIMPLE if hasattr(self, k)}
         if hasattr(self, "feature_names_in_"):
             fitted["feature_names_in_"] = [str(f) for f in self.feature_names_in_]
