@@ -197,6 +197,8 @@ def test_verbose_prints_scikit_learn_style_lines(data, capsys):
     (dict(validation_data=(np.zeros((5, 2)), np.zeros(5))), "2 columns, expected 3"),
     (dict(validation_data=(np.zeros((5, 3)), np.zeros(4))), "4 rows, expected 5"),
     (dict(validation_data=(np.zeros((5, 3)),)), "validation_data"),
+    (dict(validation_data=(np.zeros((0, 3)), np.zeros(0))), "X_val has 0 rows"),
+    (dict(validation_data=(np.zeros((0, 3)), np.zeros(0)), early_stopping=True), "X_val has 0 rows"),
     (dict(validation_metric="f1", validation_fraction=0.2), "loss, accuracy, r2"),
     (dict(n_iter_no_change=0), "n_iter_no_change"),
     (dict(tol=-1.0), "tol"),

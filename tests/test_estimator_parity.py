@@ -115,6 +115,21 @@ def test_several_epochs_invscaling_matches_sklearn(regression):
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_sample_weight_with_mini_batches_matches_sklearn(regression, solver):
+    # scikit-learn averages an epoch's batch losses by their row counts, not their weight
+    # sums: loss_curve_, the tol test and so the epoch training stops at depend on it
+    X, y = regression
+    w = np.linspace(0.0, 2.0, len(X)) ** 2
+    kw = dict(hidden_layer_sizes=(6,), solver=solver, batch_size=20, shuffle=False,
+              max_iter=40, tol=1e-3, learning_rate_init=0.01, random_state=0)
+    ours = quiet_fit(bpnet.MLPRegressor(**kw), X, y, sample_weight=w)
+    theirs = quiet_fit(sk.MLPRegressor(**kw), X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-9)
+    assert_same_params(ours, theirs, 1e-8)
+
+
 def test_early_stopping_split_and_scores_match_sklearn(digits):
     # same random_state -> the same held-out rows (scikit-learn's stratified split), so one
     # epoch trains on the same rows and scores the same validation set

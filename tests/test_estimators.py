@@ -345,6 +345,31 @@ def test_early_stopping_on_user_validation_data(clf_data):
         MLPRegressor().fit(X, y, X_val=X)
 
 
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_lbfgs_monitors_user_validation_data_every_iteration(clf_data, kind):
+    X, y = clf_data
+    est_type, y = (MLPRegressor, y.astype(float)) if kind == "regressor" else (MLPClassifier, y)
+    records = []
+    est = quiet_fit(est_type(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=7, random_state=0),
+                    X[:150], y[:150], X_val=X[150:], y_val=y[150:], callbacks=records.append)
+    assert est.n_iter_ == 7 and len(est.validation_scores_) == len(est.validation_loss_curve_) == 7
+    # the last iteration's weights are the fitted ones: its entries are the final model's
+    # score (R² or accuracy, scikit-learn's) and loss on the validation rows, from NumPy
+    Xv, yv = X[150:], y[150:]
+    if kind == "regressor":
+        p = est.predict(Xv)
+        r2 = 1 - np.sum((yv - p) ** 2) / np.sum((yv - yv.mean()) ** 2)
+        loss = 0.5 * np.mean((p - yv) ** 2)
+    else:
+        proba = est.predict_proba(Xv)
+        r2 = np.mean(est.predict(Xv) == yv)
+        loss = -np.mean(np.log(proba[np.arange(len(yv)), np.searchsorted(est.classes_, yv)]))
+    assert est.validation_scores_[-1] == pytest.approx(r2, rel=1e-9)
+    assert est.validation_loss_curve_[-1] == pytest.approx(loss, rel=1e-9)
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    assert [r["val_score"] for r in records] == est.validation_scores_
+
+
 def test_callbacks_see_every_epoch_and_can_stop(reg_data):
     X, y = reg_data
     seen = []

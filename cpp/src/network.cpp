@@ -1062,7 +1062,8 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
                     bad = true;
                     break;
                 }
-                epoch_loss += c * bw, epoch_weight += bw;
+                const double share = o.epoch_loss_by_rows ? double(m) : bw;
+                epoch_loss += c * share, epoch_weight += share;
                 // One optimizer step over the flat buffers (scikit-learn's update rules),
                 // each part finishing its share of the gradient first (on the step's threads,
                 // not serially between two parallel regions).

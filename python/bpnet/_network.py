@@ -531,6 +531,7 @@ class Network:
         _warn_divergence: bool = True,
         _plateau: Optional[_PlateauState] = None,
         _keep_learning_rate: bool = False,
+        _epoch_loss_by_rows: bool = False,
     ) -> History:
         """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
 
@@ -627,6 +628,8 @@ class Network:
         o.validation_metric = validation_metric
         # the estimators' partial_fit continues sgd's schedule rate, as scikit-learn's does
         o.keep_learning_rate = bool(_keep_learning_rate)
+        # the estimators average the batch losses by row count, as scikit-learn's MLP does
+        o.epoch_loss_by_rows = bool(_epoch_loss_by_rows)
         if _plateau is not None:  # the estimators' warm-started fit (see _PlateauState)
             o.start_best_loss = float(_plateau.best_loss)  # inf allowed; NaN is rejected in C++
             o.start_best_val_score = float(_plateau.best_val_score)
@@ -639,6 +642,8 @@ class Network:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data: expected a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val)")
             X_val = self._X(validation_data[0])
+            if X_val.shape[0] == 0:  # (not silently "no validation data")
+                raise ValueError("validation_data: X_val has 0 rows, expected at least 1")
             y_val = self._y(validation_data[1], X_val.shape[0])
             if len(validation_data) == 3:
                 w_val = self._w(validation_data[2], X_val.shape[0])
@@ -721,7 +726,7 @@ class Network:
     def save(self, path) -> None:
         """Write the model file (docs/model-format.md) atomically, with ``self.metadata``
         (a dict of str to str) and the optimizer state."""
-        self._net.save(os.fspath(path), self._checked_metadata())
+        self._net.save(_file_path(path), self._checked_metadata())
 
     def to_bytes(self) -> bytes:
         """The model file's bytes."""
@@ -746,4 +751,13 @@ def load(path) -> Network:
     Raises FileNotFoundError when ``path`` does not exist and ValueError when the file is not
     a valid bpnet model (its message says what is wrong).
     """
-    return Network._wrap(*_core.load(os.fspath(path)))
+    return Network._wrap(*_core.load(_file_path(path)))
+
+
+def _file_path(path):
+    """``os.fspath(path)``, refused as ``open`` refuses it when it holds a NUL character (the
+    C++ side would stop reading the name there and use another file)."""
+    p = os.fspath(path)
+    if ("\0" if isinstance(p, str) else b"\0") in p:
+        raise ValueError(f"path: embedded null byte in {p!r}")
+    return p

@@ -206,6 +206,7 @@ def fit(
     check_input: bool = True,
     n_threads: Optional[int] = None,
     _plateau: Optional[_PlateauState] = None,
+    _epoch_loss_by_rows: bool = False,
 ) -> DistributedHistory:
     """Data-parallel :meth:`Network.fit`: call it on every rank with that rank's rows.
 
@@ -381,8 +382,9 @@ def fit(
             net.step(grad, warm_start=warm_start if first_step else True, **step_kw)
             first_step = False
             h.steps += 1
-            epoch_loss += loss * W
-            epoch_weight += W
+            share = float(stop_ - start) if _epoch_loss_by_rows else W  # the batch's rows, all ranks
+            epoch_loss += loss * share
+            epoch_weight += share
         if diverged or not np.isfinite(net.params).all():
             np.copyto(net.params, snapshot)
             h.diverged = True
@@ -536,6 +538,7 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
         n_iter_no_change=n_iter_no_change, warm_start=False, broadcast=True,
         check_input=check_input, n_threads=(os.cpu_count() or 1) if est.n_threads == -1 else est.n_threads,
         _plateau=prepared.plateau,  # a warm-started fit continues the count, as est.fit does
+        _epoch_loss_by_rows=True,  # as est.fit (scikit-learn's loss_curve_ with sample_weight)
     )
     est._record_fit(history, N)
     if history.epochs_run == max_iter and not history.converged and not history.diverged:

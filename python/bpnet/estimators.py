@@ -439,7 +439,7 @@ class _BaseMLP(BaseEstimator):
                 self._fit_stochastic(fit.X, fit.Y, fit.sample_weight, validation, incremental,
                                      fit.random_state, callbacks, fit.plateau)
             else:
-                self._fit_lbfgs(fit.X, fit.Y, fit.sample_weight, callbacks)
+                self._fit_lbfgs(fit.X, fit.Y, fit.sample_weight, callbacks, validation)
         return self
 
     def _class_weighted(self, sample_weight, y_raw):
@@ -537,6 +537,7 @@ class _BaseMLP(BaseEstimator):
                 # scikit-learn: fit starts a fresh optimizer, partial_fit continues it
                 warm_start=incremental,
                 _keep_learning_rate=incremental,
+                _epoch_loss_by_rows=True,  # scikit-learn's loss_curve_ with sample_weight
                 verbose=bool(self.verbose),
                 # fit's loop continues the plateau state (afresh on a first pass); partial_fit's
                 # one epoch is judged by _record_fit (_partial_fit_plateau) instead
@@ -554,10 +555,14 @@ class _BaseMLP(BaseEstimator):
                 ConvergenceWarning,
             )
 
-    def _fit_lbfgs(self, X, Y, sample_weight, callbacks):
+    def _fit_lbfgs(self, X, Y, sample_weight, callbacks, validation=None):
         net = self._net
         params = net.params
         last = {}
+        if validation is not None:  # monitored after every iteration, as sgd/adam's epochs
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.validation_loss_curve_ = []
 
         def loss_and_grad(theta):
             params[:] = theta
@@ -575,10 +580,21 @@ class _BaseMLP(BaseEstimator):
             self.loss_curve_.append(np.float64(loss))
             if self.verbose:
                 print(f"Iteration {iteration[0]}, loss = {loss:.8f}")
+            now = time.perf_counter()
+            record = {"epoch": iteration[0], "loss": loss, "seconds": now - t0[0]}
+            t0[0] = now
+            if validation is not None:
+                # this iteration's weights (older SciPy passes the vector itself)
+                params[:] = getattr(intermediate_result, "x", intermediate_result)
+                X_val, Y_val, w_val = validation
+                val_loss = float(net.loss(X_val, Y_val, w_val))
+                metric = self._validation_metric
+                val_score = -val_loss if metric == "loss" else float(net.score(X_val, Y_val, metric, w_val))
+                self.validation_loss_curve_.append(val_loss)
+                self.validation_scores_.append(val_score)
+                self.best_validation_score_ = max(self.best_validation_score_, val_score)
+                record.update(val_loss=val_loss, val_score=val_score)
             if callbacks:
-                now = time.perf_counter()
-                record = {"epoch": iteration[0], "loss": loss, "seconds": now - t0[0]}
-                t0[0] = now
                 if any([cb(dict(record)) is False for cb in callbacks]):
                     raise StopIteration
 
@@ -782,7 +798,7 @@ _ATTR_DOC = """
         As scikit-learn's, with its types (``loss_``, ``best_loss_`` and the entries of
         ``loss_curve_`` are ``np.float64``; the validation scores are floats).
         ``loss_curve_`` is also kept for lbfgs, one entry per iteration; ``validation_scores_``
-        is also filled when ``X_val`` is given to ``fit``.
+        is also filled when ``X_val`` is given to ``fit`` (for lbfgs, one entry per iteration).
     validation_loss_curve_ : list of float
         Loss on the validation rows after each epoch (empty without validation rows). Not in
         scikit-learn.
@@ -798,8 +814,8 @@ _FIT_EXTRAS_DOC = """
         sample_weight_val : array-like of shape (n_val,), optional
         callbacks : callable or list of callables, optional
             Each is called after every epoch (lbfgs: every iteration) with a dict: ``epoch``,
-            ``loss``, ``seconds``, and for sgd/adam ``learning_rate`` and, with validation
-            rows, ``val_loss`` and ``val_score``. Returning False stops training. Not in
+            ``loss``, ``seconds``, for sgd/adam ``learning_rate`` and, with validation rows,
+            ``val_loss`` and ``val_score``. Returning False stops training. Not in
             scikit-learn.
 """
 

@@ -89,6 +89,11 @@ struct FitOptions {
     // partial_fit does. Off by default: a warm-started fit runs at the learning_rate it is
     // given.
     bool keep_learning_rate = false;
+    // How an epoch's loss (History::loss, the plateau test) averages its batches' losses:
+    // weighted by each batch's sample-weight sum, the weighted mean loss over the epoch's rows
+    // (false), or by each batch's row count, as scikit-learn's MLP does (true). The same
+    // without sample weights.
+    bool epoch_loss_by_rows = false;
     // Threads for this fit's kernels (0: the library's setting, see threads.hpp).
     int n_threads = 0;
     // Called after every epoch; returning false stops training after that epoch.
