@@ -1,6 +1,7 @@
 """Zero-copy views, input conversion, bad input, and thread safety of predict."""
 import gc
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -99,6 +100,7 @@ BAD_CONSTRUCTION = [
     (dict(layer_sizes=(3, 2, 1), dtype="int32"), "float32"),
     (dict(layer_sizes=(3, 2, 1), dtype=np.int64), "float32"),
     (dict(layer_sizes=(3, 2, 1), seed=-1), "seed"),
+    (dict(layer_sizes=(2**64, 2)), r"layer_sizes\[0\].*below 2\*\*63"),
 ]
 
 
@@ -195,6 +197,31 @@ def test_loss_backward_gradient_score_reject_bad_values(net, rng):
             call(X, y, sample_weight=np.zeros(5))
     with pytest.raises(ValueError, match="alpha"):
         net.loss(X, y, alpha=-1)
+    for metric, match in ((None, "^metric: expected one of"), ("f1", "^metric: unknown name 'f1'")):
+        with pytest.raises(ValueError, match=match):
+            net.score(X, y, metric)
+
+
+def test_float64_input_beyond_float32s_range_is_named(rng):
+    # a finite float64 value too large for a float32 network becomes inf on conversion
+    net = bpnet.Network((4, 3, 2), dtype="float32", seed=0)
+    X = rng.normal(size=(5, 4))
+    X[2, 1] = 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow in the cast
+        with pytest.raises(ValueError, match=r"X: .*inf at flat index 9 \(a float32 network"):
+            net.predict(X)
+
+
+def test_metadata_that_is_not_unicode_text_is_refused(tmp_path):
+    net = bpnet.Network((2, 1), seed=0)
+    for md in ({"k": "\udc80"}, {"\ud800": "v"}):
+        net.metadata = md
+        with pytest.raises(ValueError, match="metadata: the (key|value) .* not valid Unicode"):
+            net.save(tmp_path / "m.bpnet")
+        with pytest.raises(ValueError, match="not valid Unicode"):
+            net.to_bytes()
+    assert not (tmp_path / "m.bpnet").exists()
 
 
 def test_softmax_needs_two_outputs():

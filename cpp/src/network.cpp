@@ -168,9 +168,13 @@ void Network<T>::check_finite(const char* name, const T* data, std::size_t count
     if (!bad) return;
     for (std::size_t i = 0; i < count; ++i)
         if (!std::isfinite(data[i]))
-            throw std::invalid_argument(std::string(name) + ": expected finite values, found " +
-                                        (std::isnan(data[i]) ? "NaN" : "inf") + " at flat index " +
-                                        std::to_string(i));
+            throw std::invalid_argument(
+                std::string(name) + ": expected finite values, found " +
+                (std::isnan(data[i]) ? "NaN" : "inf") + " at flat index " + std::to_string(i) +
+                // a finite float64 input beyond float32's range arrives here as inf
+                (sizeof(T) == 4 && std::isinf(data[i])
+                     ? " (a float32 network: values beyond +-3.4e38 become inf)"
+                     : ""));
 }
 
 // ---------------------------------------------------------------- row chunks
@@ -695,11 +699,12 @@ Schedule parse_schedule(const std::string& name) {
                                 "', expected one of constant, invscaling, adaptive");
 }
 
-Metric parse_metric(const std::string& name) {
+// `what`: the parameter's name in the error (FitOptions::validation_metric, score's metric)
+Metric parse_metric(const std::string& name, const char* what) {
     if (name == "loss") return Metric::loss;
     if (name == "accuracy") return Metric::accuracy;
     if (name == "r2") return Metric::r2;
-    throw std::invalid_argument("validation_metric: unknown name '" + name +
+    throw std::invalid_argument(std::string(what) + ": unknown name '" + name +
                                 "', expected one of loss, accuracy, r2");
 }
 
@@ -709,7 +714,7 @@ void check_options(const FitOptions& o) {
     };
     parse_optimizer(o.optimizer);
     parse_schedule(o.learning_rate_schedule);
-    parse_metric(o.validation_metric);
+    parse_metric(o.validation_metric, "validation_metric");
     if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
         bad("learning_rate: expected a finite value > 0", o.learning_rate);
     if (o.epochs < 1) bad("epochs: expected at least 1", double(o.epochs));
@@ -922,7 +927,7 @@ template <class T>
 double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::string& metric_name,
                          const T* w) const {
     detail::NetworkGuard::Reader lock(guard_);
-    const Metric metric = parse_metric(metric_name);
+    const Metric metric = parse_metric(metric_name, "metric");
     if (metric == Metric::loss) return -loss(X, Y, n, w, 0);
     const std::size_t m = n_outputs();
     std::vector<T> out(n * m);

@@ -145,6 +145,8 @@ def _positive_int(value, name: str, allow_none: bool = False):
         raise ValueError(f"{name}: expected a positive integer, got {value!r}") from None
     if v < 1:
         raise ValueError(f"{name}: expected a positive integer, got {v}")
+    if v >= 2**63:  # (beyond the C++ side's integers)
+        raise ValueError(f"{name}: expected a positive integer below 2**63, got {v}")
     return v
 
 
@@ -713,6 +715,8 @@ class Network:
 
     def score(self, X, y, metric: str = "loss", sample_weight=None) -> float:
         """Validation score of the current weights: "loss" (minus the loss), "accuracy", "r2"."""
+        if not isinstance(metric, str):
+            raise ValueError(f"metric: expected one of 'loss', 'accuracy', 'r2', got {metric!r}")
         X = self._X(X)
         return self._net.score(X, self._y(y, len(X)), metric, self._w(sample_weight, len(X)))
 
@@ -721,6 +725,13 @@ class Network:
         md = self.metadata
         if not isinstance(md, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in md.items()):
             raise ValueError("metadata: expected a dict of str to str")
+        for k, v in md.items():  # the file stores UTF-8; a lone surrogate has no encoding
+            for what, text in (("key", k), ("value", v)):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise ValueError(f"metadata: the {what} {text!r} is not valid Unicode text "
+                                     f"({exc.reason})") from None
         return md
 
     def save(self, path) -> None:
