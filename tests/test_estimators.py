@@ -83,6 +83,9 @@ def test_invalid_parameters_are_reported(reg_data):
         MLPRegressor(solver="newton").fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         MLPRegressor(hidden_layer_sizes=(3, 0)).fit(X, y)
+    for sizes in ((3.5,), (3.0, 2), (True,)):  # not silently int(3.5) = 3 units
+        with pytest.raises(ValueError, match="hidden_layer_sizes: expected integers"):
+            MLPRegressor(hidden_layer_sizes=sizes).fit(X, y)
     with pytest.raises(ValueError, match="one name or a list of 2"):
         MLPRegressor(hidden_layer_sizes=(3, 3), activation=["tanh"]).fit(X, y)
     with pytest.raises(ValueError, match="activation"):

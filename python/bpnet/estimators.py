@@ -19,6 +19,7 @@ How the pieces map onto the core:
 """
 from __future__ import annotations
 
+import operator
 import os
 import time
 import warnings
@@ -204,7 +205,15 @@ class _BaseMLP(BaseEstimator):
         sizes = list(sizes)
         if np.any(np.array(sizes) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [int(s) for s in sizes]
+        out = []
+        for s in sizes:  # whole numbers only: int(3.5) would silently build 3 units
+            if isinstance(s, (bool, np.bool_)):
+                raise ValueError(f"hidden_layer_sizes: expected integers, got {sizes}.")
+            try:
+                out.append(operator.index(s))
+            except TypeError:
+                raise ValueError(f"hidden_layer_sizes: expected integers, got {sizes}.") from None
+        return out
 
     def _hidden_activations(self, n_hidden):
         act = self.activation
