@@ -137,6 +137,27 @@ def test_float32_is_trained_and_kept_in_float32(reg_data, clf_data):
     np.testing.assert_allclose(clf32.predict_proba(Xc), clf64.predict_proba(Xc), atol=1e-4)
 
 
+def test_values_beyond_float32_are_refused_when_a_float32_model_continues(reg_data):
+    # scikit-learn's validation sees finite float64 values; the cast into the float32 network
+    # makes inf of them, and fit must still refuse them (its own check runs after a narrowing
+    # cast) and leave the model as it was
+    X, y = reg_data
+    est = quiet_fit(MLPRegressor(**SMALL, warm_start=True), X.astype(np.float32), y)
+    before = [c.copy() for c in est.coefs_]
+    big, big_y = X.copy(), y.copy()
+    big[3, 1] = 1e39
+    big_y[5] = -1e39
+    for args in ((big, y), (X, big_y)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow in the cast
+            with pytest.raises(ValueError, match="float32 network"):
+                est.fit(*args)
+            with pytest.raises(ValueError, match="float32 network"):
+                est.partial_fit(*args)
+        for a, b in zip(est.coefs_, before):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_convergence_warning_when_max_iter_is_reached(reg_data):
     X, y = reg_data
     with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)"):

@@ -451,6 +451,7 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("keep_state", &bpnet::FitOptions::keep_state)
         .def_readwrite("keep_learning_rate", &bpnet::FitOptions::keep_learning_rate)
         .def_readwrite("epoch_loss_by_rows", &bpnet::FitOptions::epoch_loss_by_rows)
+        .def_readwrite("check_input", &bpnet::FitOptions::check_input)
         .def_readwrite("n_threads", &bpnet::FitOptions::n_threads);
     m.attr("__version__") = BPNET_VERSION;
     py::register_exception<bpnet::FileError>(m, "FileError", PyExc_OSError);

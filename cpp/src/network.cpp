@@ -977,8 +977,10 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     const Opt opt = parse_optimizer(o.optimizer);
     const Schedule schedule = parse_schedule(o.learning_rate_schedule);
     if (n == 0) throw std::invalid_argument("fit: X has 0 rows, expected at least 1");
-    check_finite("X", X, n * n_inputs());
-    check_finite("y", Y, n * n_outputs());
+    if (o.check_input) {
+        check_finite("X", X, n * n_inputs());
+        check_finite("y", Y, n * n_outputs());
+    }
     if (w) Network<T>::check_weights("sample_weight", w, n);
     const bool has_val = val && val->n > 0;
     if (val && val->n == 0) throw std::invalid_argument("validation data: X_val has 0 rows, expected at least 1");

@@ -534,6 +534,7 @@ class Network:
         _plateau: Optional[_PlateauState] = None,
         _keep_learning_rate: bool = False,
         _epoch_loss_by_rows: bool = False,
+        _check_input: bool = True,
     ) -> History:
         """Train by mini-batch gradient descent, entirely in C++ (the GIL is released).
 
@@ -632,6 +633,8 @@ class Network:
         o.keep_learning_rate = bool(_keep_learning_rate)
         # the estimators average the batch losses by row count, as scikit-learn's MLP does
         o.epoch_loss_by_rows = bool(_epoch_loss_by_rows)
+        # False: the estimators, whose X and y scikit-learn has checked for NaN and inf
+        o.check_input = bool(_check_input)
         if _plateau is not None:  # the estimators' warm-started fit (see _PlateauState)
             o.start_best_loss = float(_plateau.best_loss)  # inf allowed; NaN is rejected in C++
             o.start_best_val_score = float(_plateau.best_val_score)

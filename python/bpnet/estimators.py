@@ -116,6 +116,9 @@ class _FitInputs:
     # where a fit's epoch loop starts its tol / n_iter_no_change bookkeeping: afresh on a
     # first pass, else the estimator's (scikit-learn's warm-started fit continues it)
     plateau: _PlateauState = _PlateauState()
+    # X and Y hold only finite values: scikit-learn checked them, and the conversion to the
+    # network's dtype could not overflow (no float64 -> float32 narrowing)
+    finite: bool = False
 
 
 class _ParamsView:
@@ -336,8 +339,11 @@ class _BaseMLP(BaseEstimator):
         dtype = self._net.dtype
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        # (validate_data and the label handling refuse NaN and inf; only a narrowing cast,
+        # float64 data into a float32 network, could make new ones)
+        finite = X.dtype == dtype and (Y.dtype == dtype or Y.dtype.kind in "biu")
         return _FitInputs(self._net, _dense(X, dtype), np.ascontiguousarray(Y, dtype=dtype),
-                          sample_weight, random_state, self._plateau_state())
+                          sample_weight, random_state, self._plateau_state(), finite)
 
     def _plateau_state(self):
         """The ``tol`` / ``n_iter_no_change`` state a ``fit``'s epoch loop starts from.
@@ -446,7 +452,7 @@ class _BaseMLP(BaseEstimator):
         with _thread_count(self.n_threads):
             if self.solver in _STOCHASTIC:
                 self._fit_stochastic(fit.X, fit.Y, fit.sample_weight, validation, incremental,
-                                     fit.random_state, callbacks, fit.plateau)
+                                     fit.random_state, callbacks, fit.plateau, finite=fit.finite)
             else:
                 self._fit_lbfgs(fit.X, fit.Y, fit.sample_weight, callbacks, validation)
         return self
@@ -465,7 +471,7 @@ class _BaseMLP(BaseEstimator):
         return _dense(X_val, dtype), np.ascontiguousarray(Y_val, dtype=dtype), sample_weight_val
 
     def _fit_stochastic(self, X, Y, sample_weight, validation, incremental, random_state, callbacks,
-                        plateau):
+                        plateau, finite=False):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -547,6 +553,7 @@ class _BaseMLP(BaseEstimator):
                 warm_start=incremental,
                 _keep_learning_rate=incremental,
                 _epoch_loss_by_rows=True,  # scikit-learn's loss_curve_ with sample_weight
+                _check_input=not finite,  # scikit-learn's validation has made the same pass
                 verbose=bool(self.verbose),
                 # fit's loop continues the plateau state (afresh on a first pass); partial_fit's
                 # one epoch is judged by _record_fit (_partial_fit_plateau) instead

@@ -94,6 +94,10 @@ struct FitOptions {
     // (false), or by each batch's row count, as scikit-learn's MLP does (true). The same
     // without sample weights.
     bool epoch_loss_by_rows = false;
+    // false: the caller vouches that X and y are finite (the estimators, after scikit-learn's
+    // validation of the same arrays), and fit skips its own pass over them (for a 60000 x 784
+    // float32 X, ~15 ms of memory traffic). The validation rows are checked either way.
+    bool check_input = true;
     // Threads for this fit's kernels (0: the library's setting, see threads.hpp).
     int n_threads = 0;
     // Called after every epoch; returning false stops training after that epoch.
