@@ -306,6 +306,62 @@ def test_bad_files_and_options(tmp_path, capsys, regression_csv):
         assert not out.exists()
 
 
+# Every numeric option: (command, option, bad value, what the message says it expected).
+BAD_NUMBERS = [
+    ("train", "--seed", "-1", "expected a non-negative integer, got '-1'"),
+    ("train", "--seed", "1.5", "expected a non-negative integer, got '1.5'"),
+    ("train", "--seed", str(2**64), "expected a non-negative integer below 2**64"),
+    ("train", "--alpha", "-1", "expected a finite number >= 0, got '-1'"),
+    ("train", "--alpha", "nan", "expected a finite number >= 0, got 'nan'"),
+    ("train", "--alpha", "inf", "expected a finite number >= 0, got 'inf'"),
+    ("train", "--lr", "0", "expected a finite number > 0, got '0'"),
+    ("train", "--lr", "1e400", "expected a finite number > 0, got '1e400'"),
+    ("train", "--lr", "fast", "expected a finite number > 0, got 'fast'"),
+    ("train", "--epochs", "0", "expected a positive integer, got '0'"),
+    ("train", "--epochs", "2.5", "expected a positive integer, got '2.5'"),
+    ("train", "--epochs", str(2**63), "expected a positive integer below 2**63"),
+    ("train", "--batch-size", "-3", "expected a positive integer, got '-3'"),
+    ("train", "--batch-size", str(10**30), "expected a positive integer below 2**63"),
+    ("train", "--val-fraction", "1", "expected a number in [0, 1), got '1'"),
+    ("train", "--val-fraction", "-0.1", "expected a number in [0, 1), got '-0.1'"),
+    ("train", "--val-fraction", "nan", "expected a number in [0, 1), got 'nan'"),
+    ("train", "--hidden", "8,0", "layer sizes must be 1..4294967296, got 0 in '8,0'"),
+    ("train", "--hidden", "8,x", "expected positive integers separated by commas"),
+    ("train", "--hidden", str(10**30), "layer sizes must be 1..4294967296"),
+    ("gradcheck", "--rows", "0", "expected a positive integer, got '0'"),
+    ("gradcheck", "--tol", "-0.5", "expected a finite number > 0, got '-0.5'"),
+    ("gradcheck", "--tol", "nan", "expected a finite number > 0, got 'nan'"),
+    (None, "--seed", "-1", "expected a non-negative integer, got '-1'"),  # the main job's
+]
+
+
+@pytest.mark.parametrize("command, option, value, expected", BAD_NUMBERS,
+                         ids=[f"{c or 'main'} {o}={v[:12]}" for c, o, v, _ in BAD_NUMBERS])
+def test_bad_numeric_options_are_refused_up_front(tmp_path, capsys, regression_csv, model,
+                                                  command, option, value, expected):
+    # Refused by argparse, naming the option, before any file is read or training starts (no
+    # --quiet: a progress bar on stderr would break the one-line check).
+    out = tmp_path / "m.bpn"
+    args = {
+        "train": ["train", regression_csv, "--target", "price", "--epochs", 2, "--out", out],
+        "gradcheck": ["gradcheck", model, regression_csv],
+        None: [],
+    }[command]
+    rc, stdout, err = cli(capsys, *args, option, value)
+    assert_one_line_error(rc, err, f"argument {option}: {expected}")
+    assert stdout == "" and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.bpn", "houses.csv"]
+
+
+def test_numeric_options_at_their_limits_are_accepted(tmp_path, capsys, regression_csv):
+    rc, out, err = cli(capsys, "train", regression_csv, "--target", "price", "--hidden", "none",
+                       "--seed", 2**64 - 1, "--alpha", 0, "--val-fraction", 0, "--epochs", 1,
+                       "--batch-size", 2**63 - 1, "--quiet", "--out", tmp_path / "m.bpn")
+    assert rc == 0, err
+    assert f"seed {2**64 - 1}" in out
+    assert bpnet.load(tmp_path / "m.bpn").metadata["seed"] == str(2**64 - 1)
+
+
 def test_bad_numpy_files(tmp_path, capsys):
     out = tmp_path / "m.bpn"
     (tmp_path / "junk.npy").write_bytes(b"not numpy at all")

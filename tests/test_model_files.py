@@ -2,6 +2,7 @@
 corrupt files rejected with a clear ValueError in a subprocess that exits normally."""
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -213,3 +214,51 @@ def test_a_callback_may_predict_during_fit(rng):
     seen = []
     net.fit(X, y, epochs=2, callback=lambda rec: seen.append(net.predict(X[:2]).shape))
     assert seen == [(2, 1), (2, 1)]
+
+
+def _with_metadata_value(data, key, value):
+    """The model bytes with the value of metadata ``key`` replaced (size and CRC fixed)."""
+    key = key.encode()
+    i = data.index(len(key).to_bytes(4, "little") + key) + 4 + len(key)
+    n = int.from_bytes(data[i:i + 4], "little")
+    b = bytearray(data[:i] + len(value).to_bytes(4, "little") + value.encode() + data[i + 4 + n:])
+    b[16:24] = len(b).to_bytes(8, "little")
+    return _with_crc(b)
+
+
+def test_invalid_optimizer_state_is_a_format_error(tmp_path, rng):
+    # strtoull read adam_t "-1" as 2**64 - 1: the file loaded and the next fit "diverged"
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=10)
+    net = bpnet.Network((3, 4, 1), seed=0)
+    net.fit(X, y, optimizer="adam", epochs=1)
+    data = net.to_bytes()
+    for key in ("adam_t", "samples_seen"):
+        for value in ("-1", "+1", " 1", "1e3", "", str(2**64 - 1)):
+            with pytest.raises(ValueError, match=rf"\('{key}'\): '{re.escape(value)}', expected a step count"):
+                bpnet.Network.from_bytes(_with_metadata_value(data, key, value))
+    ok = bpnet.Network.from_bytes(_with_metadata_value(data, "adam_t", str(2**53)))
+    assert ok._net.train_state["t"] == 2**53
+    # a negative second moment (Adam's v averages squares)
+    name = b"adam_v"
+    at = data.index(len(name).to_bytes(4, "little") + name) + 4 + len(name) + 8  # the values
+    bad = bytearray(data)
+    bad[at + 8 * 2:at + 8 * 3] = np.float64(-1.0).tobytes()
+    (tmp_path / "m.bpnet").write_bytes(_with_crc(bad))
+    with pytest.raises(ValueError, match=r"m\.bpnet'.*\('adam_v'\)\[2\]: -1, expected a value >= 0"):
+        bpnet.load(tmp_path / "m.bpnet")
+
+
+def test_user_metadata_keys_have_250_bytes(tmp_path):
+    # stored as "user." + key, within the format's 255 bytes; the message names the user's key
+    net = bpnet.Network((2, 1), seed=0)
+    net.metadata = {"k" * 250: "1", "é" * 125: "2"}
+    net.save(tmp_path / "m.bpnet")
+    assert bpnet.load(tmp_path / "m.bpnet").metadata == net.metadata
+    for key, size in [("k" * 251, 251), ("é" * 126, 252)]:
+        net.metadata = {"short": "1", key: "2"}
+        with pytest.raises(ValueError, match=rf"metadata key '{key[:12]}.*\.\.\.' is {size} bytes, at most 250 allowed$"):
+            net.save(tmp_path / "long.bpnet")
+    net.metadata = {"a\nb": "1"}
+    with pytest.raises(ValueError, match=r"metadata key 'a\\x0Ab': byte 1 is the control character 0x0A"):
+        net.to_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bpnet"]

@@ -98,25 +98,9 @@ void check_name(const std::string& s, const std::string& field) {
     }
 }
 
-void check_utf8(const std::string& s, const std::string& field);
-
-// Metadata keys: 1..255 bytes of UTF-8 without control characters (Python's str keys).
-void check_key(const std::string& s, const std::string& field) {
-    if (s.empty()) fail(field + ": empty key");
-    if (s.size() > model_limits::max_name_bytes)
-        fail(field + ": key of " + std::to_string(s.size()) + " bytes, at most " +
-             std::to_string(model_limits::max_name_bytes) + " allowed");
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x20 || c == 0x7F)
-            fail(field + ": byte " + std::to_string(i) + " of the key is the control character 0x" +
-                 hex_bytes(&c, 1));
-    }
-    check_utf8(s, field);
-}
-
-// Metadata values: well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
-void check_utf8(const std::string& s, const std::string& field) {
+// What is wrong with s as UTF-8 (overlong forms, surrogates, code points > U+10FFFF, cut
+// sequences), or "" when it is well formed.
+std::string utf8_problem(const std::string& s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const std::size_t n = s.size();
     for (std::size_t i = 0; i < n;) {
@@ -127,17 +111,113 @@ void check_utf8(const std::string& s, const std::string& field) {
         if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; min = 0x80; }
         else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; min = 0x800; }
         else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; min = 0x10000; }
-        else fail(field + ": invalid UTF-8 lead byte 0x" + hex_bytes(&c, 1) + " at byte " + std::to_string(i));
-        if (len > n - i) fail(field + ": UTF-8 sequence cut short at byte " + std::to_string(i));
+        else return "invalid UTF-8 lead byte 0x" + hex_bytes(&c, 1) + " at byte " + std::to_string(i);
+        if (len > n - i) return "UTF-8 sequence cut short at byte " + std::to_string(i);
         for (std::size_t k = 1; k < len; ++k) {
             if ((p[i + k] & 0xC0) != 0x80)
-                fail(field + ": invalid UTF-8 continuation byte at byte " + std::to_string(i + k));
+                return "invalid UTF-8 continuation byte at byte " + std::to_string(i + k);
             cp = (cp << 6) | (p[i + k] & 0x3F);
         }
         if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            fail(field + ": invalid UTF-8 code point at byte " + std::to_string(i));
+            return "invalid UTF-8 code point at byte " + std::to_string(i);
         i += len;
     }
+    return "";
+}
+
+// Metadata values: well-formed UTF-8.
+void check_utf8(const std::string& s, const std::string& field) {
+    const std::string problem = utf8_problem(s);
+    if (!problem.empty()) fail(field + ": " + problem);
+}
+
+// s quoted for a message: at most 24 bytes (then "..."), control characters as \xNN, and
+// every non-ASCII byte as \xNN too unless s is well-formed UTF-8 (then cut between characters).
+std::string shown(const std::string& s) {
+    constexpr std::size_t kMax = 24;
+    const bool utf8 = utf8_problem(s).empty();
+    std::size_t n = s.size() <= kMax ? s.size() : kMax;
+    if (utf8)
+        while (n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    std::string out = "'";
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) out += "\\x" + hex_bytes(&c, 1);
+        else out += static_cast<char>(c);
+    }
+    return out + (n < s.size() ? "...'" : "'");
+}
+
+// Python's Network.metadata is stored under "user." + key (cpp/python/module.cpp). A message
+// about such an entry names the key as the user gave it, counts its bytes without the prefix
+// and gives the limit left for it (255 - 5 = 250 bytes), not the entry's place in the file.
+constexpr char kUserPrefix[] = "user.";
+constexpr std::size_t kUserPrefixBytes = sizeof kUserPrefix - 1;
+
+bool is_user_key(const std::string& key) { return key.compare(0, kUserPrefixBytes, kUserPrefix) == 0; }
+
+// "metadata key 'k'" for user metadata; "metadata[i] ('key')" for the core's entries.
+std::string metadata_entry(std::size_t i, const std::string& key) {
+    if (is_user_key(key)) return "metadata key " + shown(key.substr(kUserPrefixBytes));
+    return "metadata[" + std::to_string(i) + "] (" + quoted(key) + ")";
+}
+
+// Metadata keys: 1..255 bytes of UTF-8 without control characters (Python's str keys).
+void check_key(const std::string& s, std::size_t i) {
+    if (is_user_key(s)) {
+        const std::string user = s.substr(kUserPrefixBytes), what = metadata_entry(i, s);
+        if (s.size() > model_limits::max_name_bytes)
+            fail(what + " is " + std::to_string(user.size()) + " bytes, at most " +
+                 std::to_string(model_limits::max_name_bytes - kUserPrefixBytes) + " allowed");
+        for (std::size_t k = 0; k < user.size(); ++k) {
+            const auto c = static_cast<unsigned char>(user[k]);
+            if (c < 0x20 || c == 0x7F)
+                fail(what + ": byte " + std::to_string(k) + " is the control character 0x" + hex_bytes(&c, 1));
+        }
+        check_utf8(user, what);
+        return;
+    }
+    const std::string field = "metadata[" + std::to_string(i) + "].key";
+    if (s.empty()) fail(field + ": empty key");
+    if (s.size() > model_limits::max_name_bytes)
+        fail(field + ": key of " + std::to_string(s.size()) + " bytes, at most " +
+             std::to_string(model_limits::max_name_bytes) + " allowed");
+    for (std::size_t k = 0; k < s.size(); ++k) {
+        const auto c = static_cast<unsigned char>(s[k]);
+        if (c < 0x20 || c == 0x7F)
+            fail(field + ": byte " + std::to_string(k) + " of the key is the control character 0x" +
+                 hex_bytes(&c, 1));
+    }
+    check_utf8(s, field);
+}
+
+// The optimizer state Network<T>::to_model writes (docs/model-format.md §3, conventions).
+// Step counters are plain decimal digits: no sign or space, so "-1" cannot wrap around to
+// 2^64 - 1 as strtoull would make it, and at most 2^53, where a double stops counting by one.
+constexpr std::uint64_t kMaxStepCount = 1ull << 53;
+
+void check_step_count(const std::string& value, const std::string& what) {
+    std::uint64_t v = 0;
+    bool ok = !value.empty();
+    for (std::size_t k = 0; ok && k < value.size(); ++k) {
+        ok = value[k] >= '0' && value[k] <= '9';
+        if (ok) v = v * 10 + std::uint64_t(value[k] - '0');
+        ok = ok && v <= kMaxStepCount;
+    }
+    if (!ok)
+        fail(what + ": " + shown(value) + ", expected a step count: decimal digits, 0.." +
+             std::to_string(kMaxStepCount));
+}
+
+// Adam's second moments are running averages of squared gradients: never negative.
+void check_second_moments(const std::vector<double>& v, const std::string& what) {
+    for (std::size_t k = 0; k < v.size(); ++k)
+        if (v[k] < 0) {
+            char buf[40];
+            std::snprintf(buf, sizeof buf, "%.17g", v[k]);
+            fail(what + "[" + std::to_string(k) + "]: " + buf +
+                 ", expected a value >= 0 (Adam's second moments are averages of squares)");
+        }
 }
 
 // The rules every model obeys, on disk or about to be written.
@@ -170,20 +250,24 @@ void check_model(const ModelData& m) {
         check_name(m.arrays[i].first, field + ".name");
         if (!seen.insert(m.arrays[i].first).second)
             fail(field + ": duplicate name " + quoted(m.arrays[i].first));
+        if (m.arrays[i].first == "adam_v")
+            check_second_moments(m.arrays[i].second, field + " (" + quoted(m.arrays[i].first) + ")");
     }
     if (m.metadata.size() > model_limits::max_metadata)
         fail("metadata: " + std::to_string(m.metadata.size()) + " entries, at most " +
              std::to_string(model_limits::max_metadata) + " allowed");
     seen.clear();
     for (std::size_t i = 0; i < m.metadata.size(); ++i) {
-        const std::string field = "metadata[" + std::to_string(i) + "]";
         const auto& kv = m.metadata[i];
-        check_key(kv.first, field + ".key");
-        if (!seen.insert(kv.first).second) fail(field + ": duplicate key " + quoted(kv.first));
+        check_key(kv.first, i);
+        const std::string what = metadata_entry(i, kv.first);
+        if (!seen.insert(kv.first).second)
+            fail("metadata[" + std::to_string(i) + "]: duplicate key " + quoted(kv.first));
         if (kv.second.size() > model_limits::max_value_bytes)
-            fail(field + " (" + quoted(kv.first) + "): value of " + std::to_string(kv.second.size()) +
-                 " bytes, at most " + std::to_string(model_limits::max_value_bytes) + " allowed");
-        check_utf8(kv.second, field + " (" + quoted(kv.first) + ")");
+            fail(what + ": value of " + std::to_string(kv.second.size()) + " bytes, at most " +
+                 std::to_string(model_limits::max_value_bytes) + " allowed");
+        check_utf8(kv.second, what);
+        if (kv.first == "adam_t" || kv.first == "samples_seen") check_step_count(kv.second, what);
     }
 }
 

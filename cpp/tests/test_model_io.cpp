@@ -480,6 +480,112 @@ TEST_CASE("absurd sizes are refused before anything is allocated") {
     CHECK(decode_error(ok).empty());
 }
 
+namespace {
+
+// The image encode_model writes for a float64 model, without its checks: to craft files
+// that encode_model refuses to write.
+std::string unchecked_image(const ModelData& m) {
+    Bytes b;
+    b.header(1, 2);
+    b.u32(std::uint32_t(m.layer_sizes.size()));
+    for (std::uint64_t n : m.layer_sizes) b.u64(n);
+    for (const auto& a : m.activations) b.str(a);
+    b.str(m.loss).u64(m.params.size());
+    for (double x : m.params) b.f64(x);
+    b.u32(std::uint32_t(m.arrays.size()));
+    for (const auto& a : m.arrays) {
+        b.str(a.first).u64(a.second.size());
+        for (double x : a.second) b.f64(x);
+    }
+    b.u32(std::uint32_t(m.metadata.size()));
+    for (const auto& kv : m.metadata) b.str(kv.first).str(kv.second);
+    return b.finish();
+}
+
+std::string encode_error(const ModelData& m) {
+    try {
+        bpnet::encode_model(m);
+    } catch (const ModelFormatError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// A float64 model holding Adam's state as Network<T>::to_model writes it.
+ModelData adam_model() {
+    ModelData m = make_model(DType::float64, 7);
+    const std::size_t np = m.params.size();
+    m.arrays = {{"adam_m", std::vector<double>(np, -0.5)}, {"adam_v", std::vector<double>(np, 0.25)}};
+    m.metadata = {{"optimizer", "adam"}, {"adam_t", "12"}, {"samples_seen", "120"}, {"learning_rate", "0.001"}};
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("optimizer state: step counters are plain digits, Adam's second moments not negative") {
+    const ModelData good = adam_model();
+    CHECK(unchecked_image(good) == bpnet::encode_model(good));  // the crafting writer is faithful
+    for (const char* v : {"0", "007", "9007199254740992"}) {     // 2^53, the largest count
+        ModelData m = good;
+        m.metadata[1].second = v, m.metadata[2].second = v;
+        CHECK_MSG(decode_error(bpnet::encode_model(m)).empty(), std::string("refused step count ") + v);
+    }
+    // strtoull would read "-1" as 2^64 - 1 and skip the space and the sign.
+    const char* bad_counts[] = {"-1", "+5", " 5", "5 ", "", "1e3", "0x10", "12.0",
+                                "9007199254740993", "18446744073709551615", "18446744073709551616"};
+    for (std::size_t entry : {1, 2}) {
+        for (const char* v : bad_counts) {
+            ModelData m = good;
+            m.metadata[entry].second = v;
+            const std::string field = entry == 1 ? "metadata[1] ('adam_t'): '" : "metadata[2] ('samples_seen'): '";
+            CHECK_REJECTS(unchecked_image(m), field + v + "', expected a step count: decimal digits, 0..9007199254740992");
+            CHECK_MSG(contains(encode_error(m), field + v + "'"), std::string("encode_model wrote step count ") + v);
+        }
+    }
+    // Adam's second moments average squared gradients: a negative one is corruption.
+    for (double v : {-1.0, -1e-300, -std::numeric_limits<double>::infinity()}) {
+        ModelData m = good;
+        m.arrays[1].second[3] = v;
+        CHECK_REJECTS(unchecked_image(m), "arrays[1] ('adam_v')[3]: ");
+        CHECK_REJECTS(unchecked_image(m), ", expected a value >= 0");
+        CHECK(contains(encode_error(m), "arrays[1] ('adam_v')[3]: "));
+    }
+    ModelData m = good;
+    m.arrays[1].second[3] = -1.0;
+    CHECK_REJECTS(unchecked_image(m), "arrays[1] ('adam_v')[3]: -1, expected a value >= 0");
+    m.arrays[1].second[3] = -0.0;  // zero, whatever its sign
+    CHECK(decode_error(unchecked_image(m)).empty());
+}
+
+TEST_CASE("user metadata: messages name the key as given, with the 250 bytes left for it") {
+    // Python's Network.metadata {"k": v} is stored as "user.k" (cpp/python/module.cpp).
+    ModelData m = make_model(DType::float64, 3);
+    m.metadata.emplace_back("user." + std::string(250, 'k'), "1");
+    CHECK(decode_error(bpnet::encode_model(m)).empty());  // 250 bytes: the most a user key may have
+    m.metadata.back().first += "k";
+    std::string msg = encode_error(m);
+    CHECK_MSG(contains(msg, "metadata key 'kkkkkkkkkkkkkkkkkkkkkkkk...' is 251 bytes, at most 250 allowed"), msg);
+    CHECK_MSG(!contains(msg, "metadata[") && !contains(msg, "user.") && !contains(msg, "255"), msg);
+    m.metadata.back() = {"user.a\tb", "1"};
+    msg = encode_error(m);
+    CHECK_MSG(contains(msg, "metadata key 'a\\x09b': byte 1 is the control character 0x09"), msg);
+    m.metadata.back() = {"user.\xFFk", "1"};
+    msg = encode_error(m);
+    CHECK_MSG(contains(msg, "metadata key '\\xFFk': invalid UTF-8 lead byte 0xFF at byte 0"), msg);
+    m.metadata.back() = {"user.t\xC3\xA9t\xC3\xA9", "\xC3"};
+    msg = encode_error(m);
+    CHECK_MSG(contains(msg, "metadata key 't\xC3\xA9t\xC3\xA9': UTF-8 sequence cut short at byte 0"), msg);
+    CHECK_REJECTS(unchecked_image(m), "metadata key 't\xC3\xA9t\xC3\xA9': UTF-8 sequence cut short");
+    // A long UTF-8 key is cut between characters: 23 'x' and a 2-byte character at byte 23.
+    m.metadata.back() = {"user." + std::string(23, 'x') + "\xC3\xA9" + std::string(240, 'y'), "1"};
+    msg = encode_error(m);
+    CHECK_MSG(contains(msg, "metadata key '" + std::string(23, 'x') + "...' is 265 bytes"), msg);
+    // The core's own keys keep their place in the file and the format's limit.
+    m.metadata.back() = {std::string(256, 'c'), "1"};
+    msg = encode_error(m);
+    CHECK_MSG(contains(msg, "metadata[4].key: key of 256 bytes, at most 255 allowed"), msg);
+}
+
 TEST_CASE("fuzz: random truncations and byte changes only ever raise ModelFormatError") {
     std::vector<std::string> seeds;
     for (DType dtype : {DType::float64, DType::float32}) {

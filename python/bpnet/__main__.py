@@ -81,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         description="Neural networks trained by backpropagation. Without a command, runs the "
         "source text's examples on data it makes itself.",
     )
-    parser.add_argument("--seed", dest="demo_seed", metavar="S", type=int, default=0, help="seed of the demo's data and weights")
+    parser.add_argument("--seed", dest="demo_seed", metavar="S", type=cli._seed, default=0, help="seed of the demo's data and weights")
     cli.add_subcommands(parser)
     args = parser.parse_args(argv)
     if args.command is None:

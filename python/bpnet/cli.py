@@ -11,8 +11,8 @@ use it again — feature names, the standardisation of inputs and targets, the t
 class labels — is kept in its metadata (docs/cli.md lists the keys).
 
 Bad input (a missing column, a non-numeric value, a ragged CSV, an empty file, a file that is
-not a model, an output that exists without ``--force``) prints one line on stderr and exits
-with status 2; it never shows a traceback.
+not a model, an output that exists without ``--force``, a numeric option out of its range)
+prints one line on stderr and exits with status 2; it never shows a traceback.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import secrets
 import sys
@@ -332,22 +333,6 @@ def _check_output(path: str, force: bool, option: str = "--out") -> None:
         raise CLIError(f"{option} {path}: the folder {parent} does not exist")
 
 
-def _hidden_sizes(text: str) -> List[int]:
-    text = text.strip()
-    if text in ("", "none", "0"):
-        return []
-    sizes = []
-    for part in text.split(","):
-        try:
-            v = int(part)
-        except ValueError:
-            raise CLIError(f"--hidden '{text}': expected positive integers separated by commas, e.g. 64,32") from None
-        if v < 1:
-            raise CLIError(f"--hidden '{text}': layer sizes must be positive, got {v}")
-        sizes.append(v)
-    return sizes
-
-
 class _Progress:
     """Per-epoch progress for Network.fit's callback: a tqdm bar when tqdm is installed."""
 
@@ -397,9 +382,6 @@ def _standardiser(values: np.ndarray):
 def cmd_train(args) -> int:
     import bpnet
 
-    if not 0 <= args.val_fraction < 1:
-        raise CLIError(f"--val-fraction: expected a value in [0, 1), got {args.val_fraction}")
-    hidden = _hidden_sizes(args.hidden)
     _check_output(args.out, args.force)
     table = read_table(args.data)
     if args.target is None:
@@ -434,7 +416,7 @@ def cmd_train(args) -> int:
     Xs = recipe.inputs(table)
     Ys = recipe.targets(table, n_out)
 
-    net = bpnet.Network([len(feature_cols)] + hidden + [n_out], activation=args.activation,
+    net = bpnet.Network([len(feature_cols)] + args.hidden + [n_out], activation=args.activation,
                         output_activation=out_act, loss=loss, dtype=args.dtype, seed=seed)
     progress = _Progress(args.epochs, args.quiet)
     t0 = time.perf_counter()
@@ -642,17 +624,68 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive(kind):
+# Types for the numeric options: a bad value is an argparse error naming the option
+# ("argument --seed: expected a non-negative integer, got '-1'"), before any file is read.
+
+
+def _integer(low: int, end_bits: int, what: str):
+    """argparse type: an integer in [low, 2**end_bits); ``what`` is "a positive integer" etc."""
+
     def parse(text):
         try:
-            v = kind(text)
+            v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
+        if v >= 2**end_bits:
+            raise argparse.ArgumentTypeError(f"expected {what} below 2**{end_bits}, got '{text}'")
         return v
 
     return parse
+
+
+def _real(what: str, accept):
+    """argparse type: a finite float for which ``accept(v)`` holds; ``what`` describes it."""
+
+    def parse(text):
+        try:
+            v = float(text)
+        except ValueError:
+            v = None
+        if v is None or not math.isfinite(v) or not accept(v):
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'")
+        return v
+
+    return parse
+
+
+_positive_int = _integer(1, 63, "a positive integer")  # as Network.fit's counts
+_seed = _integer(0, 64, "a non-negative integer")  # as Network's and fit's seeds
+_positive_real = _real("a finite number > 0", lambda v: v > 0)
+_non_negative_real = _real("a finite number >= 0", lambda v: v >= 0)
+_fraction = _real("a number in [0, 1)", lambda v: 0 <= v < 1)
+_MAX_LAYER_SIZE = 2**32  # the model file's limit on a layer size (docs/model-format.md)
+
+
+def _hidden_sizes(text: str) -> List[int]:
+    """argparse type of --hidden: "64,32" -> [64, 32]; "none" (or "0", "") -> []."""
+    text = text.strip()
+    if text in ("", "none", "0"):
+        return []
+    sizes = []
+    for part in text.split(","):
+        try:
+            v = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected positive integers separated by commas, e.g. 64,32, or 'none', got '{text}'"
+            ) from None
+        if not 1 <= v <= _MAX_LAYER_SIZE:
+            raise argparse.ArgumentTypeError(
+                f"layer sizes must be 1..{_MAX_LAYER_SIZE}, got {v} in '{text}'")
+        sizes.append(v)
+    return sizes
 
 
 def add_subcommands(parser: argparse.ArgumentParser) -> None:
@@ -670,20 +703,20 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--task", choices=("regression", "classification"), default="regression",
                    help="regression (identity output) or classification (softmax, cross entropy); "
                    "default regression")
-    p.add_argument("--hidden", default="64", metavar="SIZES",
+    p.add_argument("--hidden", type=_hidden_sizes, default="64", metavar="SIZES",
                    help="hidden layer sizes, e.g. 64,32; 'none' for no hidden layer (default 64)")
     p.add_argument("--activation", default="relu",
                    help="hidden activation: relu, tanh, sigmoid, leaky_relu, identity (default relu)")
     p.add_argument("--loss", default="squared_error", choices=("squared_error", "half_squared_error"),
                    help="regression loss (default squared_error)")
     p.add_argument("--optimizer", default="adam", choices=("adam", "sgd"), help="default adam")
-    p.add_argument("--lr", type=_positive(float), default=0.001, help="learning rate (default 0.001)")
-    p.add_argument("--epochs", type=_positive(int), default=200, help="default 200")
-    p.add_argument("--batch-size", type=_positive(int), default=32, help="default 32")
-    p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty (default 0)")
-    p.add_argument("--val-fraction", type=float, default=0.2,
+    p.add_argument("--lr", type=_positive_real, default=0.001, help="learning rate (default 0.001)")
+    p.add_argument("--epochs", type=_positive_int, default=200, help="default 200")
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
+    p.add_argument("--alpha", type=_non_negative_real, default=0.0, help="L2 penalty (default 0)")
+    p.add_argument("--val-fraction", type=_fraction, default=0.2,
                    help="fraction of rows held out for the validation loss (default 0.2)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=_seed, default=None,
                    help="seed of the split, the weights and the shuffling (default: random, printed)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
@@ -709,8 +742,8 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--target", metavar="COL", help="target column, for models not trained by this tool")
-    p.add_argument("--rows", type=_positive(int), default=32, help="rows to use (default 32)")
-    p.add_argument("--tol", type=_positive(float), default=1e-6, help="default 1e-6")
+    p.add_argument("--rows", type=_positive_int, default=32, help="rows to use (default 32)")
+    p.add_argument("--tol", type=_positive_real, default=1e-6, help="default 1e-6")
     p.set_defaults(run=cmd_gradcheck)
 
 
