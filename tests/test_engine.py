@@ -77,6 +77,25 @@ def test_warm_started_sgd_fit_runs_at_the_rate_it_is_given(data, momentum):
     np.testing.assert_allclose(net.params, expected, rtol=1e-12, atol=1e-15)
 
 
+def test_divergence_restores_the_optimizer_state_too(data):
+    # the weights and the Adam state of the diverged epoch's start: a following fit that
+    # continues the state trains normally instead of "diverging" on poisoned moments
+    X, y = data
+    net = bpnet.Network((3, 4, 1), activation="tanh", dtype="float32", seed=0)
+    net.fit(X, y, optimizer="adam", learning_rate=0.01, epochs=2, batch_size=16)
+    params, state = net.params.copy(), net._net.train_state
+    with pytest.warns(bpnet.DivergenceWarning):
+        h = net.fit(X, y, optimizer="adam", learning_rate=1e30, epochs=3, batch_size=16)
+    assert h.diverged and h.epochs_run == 0
+    after = net._net.train_state
+    np.testing.assert_array_equal(net.params, params)
+    assert after["t"] == state["t"]
+    np.testing.assert_array_equal(after["m"], state["m"])
+    np.testing.assert_array_equal(after["v"], state["v"])
+    h = net.fit(X, y, optimizer="adam", learning_rate=0.01, epochs=2, batch_size=16)
+    assert not h.diverged and np.isfinite(h.loss).all()
+
+
 def test_tol_stops_on_a_training_loss_plateau(data):
     X, y = data
     net = bpnet.Network((3, 1), seed=0)

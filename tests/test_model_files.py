@@ -248,6 +248,27 @@ def test_invalid_optimizer_state_is_a_format_error(tmp_path, rng):
         bpnet.load(tmp_path / "m.bpnet")
 
 
+def test_non_finite_optimizer_state_is_not_continued(rng):
+    # the format keeps NaN exactly, so such a file loads; continuing its state is refused by
+    # name (it made the first step "diverge", blaming the learning rate); afresh it trains
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=10)
+    net = bpnet.Network((3, 4, 1), seed=0)
+    net.fit(X, y, optimizer="adam", epochs=1)
+    data = net.to_bytes()
+    name = b"adam_m"
+    at = data.index(len(name).to_bytes(4, "little") + name) + 4 + len(name) + 8  # the values
+    bad = bytearray(data)
+    bad[at + 8:at + 16] = np.float64(np.nan).tobytes()
+    loaded = bpnet.Network.from_bytes(_with_crc(bad))
+    assert np.isnan(loaded._net.train_state["m"][1])
+    before = loaded.params.copy()
+    with pytest.raises(ValueError, match=r"optimizer state: adam_m\[1\] is nan, expected a finite value.*warm_start=False"):
+        loaded.fit(X, y, optimizer="adam", epochs=1)
+    np.testing.assert_array_equal(loaded.params, before)
+    h = loaded.fit(X, y, optimizer="adam", epochs=1, warm_start=False)
+    assert not h.diverged and np.all(np.isfinite(loaded._net.train_state["m"]))
+
+
 def test_user_metadata_keys_have_250_bytes(tmp_path):
     # stored as "user." + key, within the format's 255 bytes; the message names the user's key
     net = bpnet.Network((2, 1), seed=0)

@@ -889,12 +889,29 @@ double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<
     return c;
 }
 
+// A continued state must be one the update rules can continue from: a model file may carry
+// any bits (the format keeps NaN and inf exactly), and a NaN moment would make the first
+// step diverge with a message about the learning rate.
+template <class T>
+void check_continued_state(const std::vector<T>& a, const char* name, bool non_negative) {
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!std::isfinite(a[i]) || (non_negative && a[i] < T(0)))
+            throw std::invalid_argument(
+                std::string("optimizer state: ") + name + "[" + std::to_string(i) + "] is " +
+                std::to_string(double(a[i])) + ", expected a finite value" +
+                (non_negative ? " >= 0" : "") +
+                "; start the state afresh (warm_start=False, FitOptions::keep_state = false)");
+}
+
 // Starts the optimizer state afresh unless it can be continued (same optimizer, keep_state).
 template <class T>
 void prepare_state(TrainState<T>& s, const FitOptions& o, std::size_t np) {
     const bool sgd = parse_optimizer(o.optimizer) == Opt::sgd;
     const bool usable = sgd ? s.velocity.size() == np : s.m.size() == np && s.v.size() == np;
-    if (!o.keep_state || s.optimizer != o.optimizer || !usable) {
+    const bool fresh = !o.keep_state || s.optimizer != o.optimizer || !usable;
+    if (!fresh && sgd) check_continued_state(s.velocity, "velocity", false);
+    if (!fresh && !sgd) check_continued_state(s.m, "adam_m", false), check_continued_state(s.v, "adam_v", true);
+    if (fresh) {
         const std::uint64_t seen = s.samples_seen;
         s = TrainState<T>{};
         s.samples_seen = seen;
@@ -1011,6 +1028,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     std::vector<std::size_t> perm(gather ? n : 0);
     for (std::size_t i = 0; i < perm.size(); ++i) perm[i] = i;
     std::vector<T> snapshot(np), best(o.early_stopping ? np : 0);
+    TrainState<T> state_snapshot;  // the optimizer state at the start of the epoch
     detail::Rng rng(o.seed);
     FlushDenormals ftz;
     ThreadScope threads(o.n_threads);
@@ -1032,6 +1050,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         const auto t0 = std::chrono::steady_clock::now();
         const double lr = opt == Opt::sgd ? s.learning_rate : o.learning_rate;
         std::copy(theta, theta + np, snapshot.begin());
+        state_snapshot = s;  // (same sizes each epoch: no allocation after the first)
         if (gather)
             for (std::size_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
         double epoch_loss = 0, epoch_weight = 0;
@@ -1087,11 +1106,14 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         if (!bad)
             for (std::size_t i = 0; i < np && !bad; ++i) bad = !std::isfinite(theta[i]);
         if (bad) {
+            // the weights and the optimizer state of the epoch's start: moments that saw the
+            // non-finite steps would poison the next fit that continues them
             std::copy(snapshot.begin(), snapshot.end(), theta);
+            s = state_snapshot;
             h.diverged = true;
             h.message = "training diverged: the loss became non-finite in epoch " +
-                        std::to_string(epoch) + "; the weights from the start of that epoch were " +
-                        "kept; try a smaller learning_rate (it was " + std::to_string(lr) + ")";
+                        std::to_string(epoch) + "; the weights and optimizer state from the start of " +
+                        "that epoch were kept; try a smaller learning_rate (it was " + std::to_string(lr) + ")";
             break;
         }
         if (stop) {

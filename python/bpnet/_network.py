@@ -598,8 +598,8 @@ class Network:
         Returns
         -------
         History
-            If the loss becomes non-finite, training stops, the weights from the start of
-            that epoch are kept and a :class:`DivergenceWarning` is issued. Ctrl-C stops at the
+            If the loss becomes non-finite, training stops, the weights (and the optimizer
+            state) from the start of that epoch are kept and a :class:`DivergenceWarning` is issued. Ctrl-C stops at the
             next batch boundary, keeps the weights reached and raises KeyboardInterrupt.
         """
         X = self._X(X)
