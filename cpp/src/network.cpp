@@ -1255,11 +1255,14 @@ Network<T> Network<T>::from_model(const ModelData& m) {
     for (const auto& kv : m.metadata) {
         if (kv.first == "optimizer") net.state_.optimizer = kv.second;
         if (kv.first == "adam_t" || kv.first == "samples_seen") {
-            char* end = nullptr;
-            const auto v = std::strtoull(kv.second.c_str(), &end, 10);
-            if (kv.second.empty() || *end != '\0')
+            // digits only (strtoull alone takes "-1" as 2^64 - 1), at most 19 of them (no
+            // overflow); model files are checked more strictly still by check_model
+            const bool digits = !kv.second.empty() && kv.second.size() <= 19 &&
+                                kv.second.find_first_not_of("0123456789") == std::string::npos;
+            if (!digits)
                 throw ModelFormatError("model: metadata '" + kv.first + "' is '" + kv.second +
-                                       "', expected an integer");
+                                       "', expected a non-negative integer");
+            const auto v = std::strtoull(kv.second.c_str(), nullptr, 10);
             (kv.first == "adam_t" ? net.state_.t : net.state_.samples_seen) = v;
         }
         if (kv.first == "learning_rate") {

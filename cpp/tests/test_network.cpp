@@ -227,6 +227,31 @@ TEST_CASE("a diverging fit stops with finite weights") {
     for (std::size_t i = 0; i < net.num_params(); ++i) CHECK(std::isfinite(net.params()[i]));
 }
 
+TEST_CASE("a model built in memory: step counters must be digits; a NaN moment is not continued") {
+    Network<double> net({2, 3, 1}, "tanh", "identity", "squared_error", 1);
+    std::vector<double> X = random_vec(20, 3), Y = random_vec(10, 4);
+    bpnet::FitOptions o;
+    o.optimizer = "adam";
+    o.epochs = 1;
+    net.fit(X.data(), Y.data(), 10, o);
+    const bpnet::ModelData good = net.to_model();
+    for (const char* bad : {"-1", "+3", " 3", "", "3x", "99999999999999999999"}) {
+        bpnet::ModelData m = good;
+        for (auto& kv : m.metadata)
+            if (kv.first == "adam_t") kv.second = bad;  // strtoull made "-1" 2^64 - 1
+        CHECK_THROWS_AS(Network<double>::from_model(m), bpnet::ModelFormatError);
+    }
+    bpnet::ModelData m = good;
+    for (auto& arr : m.arrays)
+        if (arr.first == "adam_m") arr.second[2] = std::nan("");
+    Network<double> loaded = Network<double>::from_model(m);
+    const std::vector<double> before(loaded.params(), loaded.params() + loaded.num_params());
+    CHECK_THROWS_AS(loaded.fit(X.data(), Y.data(), 10, o), std::invalid_argument);
+    for (std::size_t i = 0; i < loaded.num_params(); ++i) CHECK(loaded.params()[i] == before[i]);
+    o.keep_state = false;  // afresh: trains
+    CHECK(!loaded.fit(X.data(), Y.data(), 10, o).diverged);
+}
+
 TEST_CASE("fit starts its plateau bookkeeping from the state it is given") {
     // tol so large that no epoch counts as an improvement after the first: the count decides
     std::vector<double> X = {0, 1, 2, 3}, Y = {1, 3, 5, 7};
