@@ -739,7 +739,8 @@ class Network:
 
     def save(self, path) -> None:
         """Write the model file (docs/model-format.md) atomically, with ``self.metadata``
-        (a dict of str to str) and the optimizer state."""
+        (a dict of str to str: keys of 1 to 250 bytes of UTF-8 without control characters) and
+        the optimizer state."""
         self._net.save(_file_path(path), self._checked_metadata())
 
     def to_bytes(self) -> bytes:
