@@ -556,7 +556,16 @@ ModelData decode_model(const void* data, std::size_t size) {
     return m;
 }
 
+// A path with a NUL byte: the C library would stop reading the name there and use another
+// file (the one named by the part before it).
+void check_path(const std::string& path, const char* who) {
+    if (path.find('\0') != std::string::npos)
+        throw std::invalid_argument(std::string(who) + ": the path '" + path.substr(0, path.find('\0')) +
+                                    "\\0...' holds a NUL byte");
+}
+
 void save_model(const std::string& path, const ModelData& model) {
+    check_path(path, "save_model");
     const std::string bytes = encode_model(model);  // invalid models throw before any file is touched
 
     // A unique temporary name beside the target, so the rename stays within one file system.
@@ -619,6 +628,7 @@ void save_model(const std::string& path, const ModelData& model) {
 }
 
 ModelData load_model(const std::string& path) {
+    check_path(path, "load_model");
     struct stat st;
     if (stat(path.c_str(), &st) != 0) {
         const int err = errno;

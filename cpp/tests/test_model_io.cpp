@@ -586,6 +586,23 @@ TEST_CASE("user metadata: messages name the key as given, with the 250 bytes lef
     CHECK_MSG(contains(msg, "metadata[4].key: key of 256 bytes, at most 255 allowed"), msg);
 }
 
+TEST_CASE("save and load refuse a path with a NUL byte") {
+    const fs::path dir = scratch_dir("nul");
+    const std::string path = (dir / "m.bpnet").string();
+    bpnet::save_model(path, adam_model());
+    const std::string nul = path + std::string(1, '\0') + ".bak";
+    CHECK_THROWS_AS(bpnet::save_model(nul, adam_model()), std::invalid_argument);
+    CHECK_THROWS_AS(bpnet::load_model(nul), std::invalid_argument);
+    bool message = false;
+    try {
+        bpnet::load_model(nul);
+    } catch (const std::invalid_argument& e) {
+        message = contains(e.what(), "load_model: the path '" + path + "\\0...' holds a NUL byte");
+    }
+    CHECK(message);
+    CHECK(listing(dir) == std::vector<std::string>{"m.bpnet"});  // nothing else written
+}
+
 TEST_CASE("fuzz: random truncations and byte changes only ever raise ModelFormatError") {
     std::vector<std::string> seeds;
     for (DType dtype : {DType::float64, DType::float32}) {
