@@ -963,6 +963,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights (scikit-learn's MLP also takes negative ones; bpnet refuses
+            them with a ValueError), not all zero.
         """
         return self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
                          sample_weight_val=sample_weight_val, callbacks=callbacks)
@@ -1179,6 +1181,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels, or a label-indicator matrix for multilabel classification.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights (scikit-learn's MLP also takes negative ones; bpnet refuses
+            them with a ValueError), not all zero.
         """
         return self._fit(X, y, sample_weight, incremental=False, X_val=X_val, y_val=y_val,
                          sample_weight_val=sample_weight_val, callbacks=callbacks)
