@@ -480,6 +480,7 @@ PYBIND11_MODULE(_core, m) {
     }, "ta"_a, "tb"_a, "A"_a, "B"_a, "alpha"_a, "beta"_a, "C"_a);
     m.def("set_num_threads", &bpnet::set_num_threads, "n"_a);
     m.def("get_num_threads", &bpnet::num_threads);
+    m.def("reset_num_threads", &bpnet::reset_num_threads);
     m.def("_get_thread_local_threads", &bpnet::thread_local_num_threads);
     m.def("_set_thread_local_threads", &bpnet::set_thread_local_num_threads, "n"_a);
     m.def("openmp_enabled", &bpnet::openmp_enabled);

@@ -15,6 +15,7 @@ from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
+from ._threads import _thread_count
 
 _CORE = {np.dtype(np.float32): _core.Network32, np.dtype(np.float64): _core.Network64}
 _ACTIVATIONS = ("identity", "sigmoid", "logistic", "tanh", "relu", "leaky_relu", "softmax", "exp")
@@ -208,7 +209,7 @@ def _optimizer_options(optimizer, learning_rate, alpha, momentum, nesterovs_mome
     o.beta_2 = _float(beta_2, "beta_2")
     o.epsilon = _float(epsilon, "epsilon")
     o.keep_state = bool(warm_start)
-    o.n_threads = 0 if n_threads is None else _positive_int(n_threads, "n_threads")
+    o.n_threads = 0 if n_threads is None else _thread_count(n_threads, "n_threads")
     return o
 
 
@@ -462,7 +463,7 @@ class Network:
         """
         if n_threads is None:
             return self._net.predict(self._X(X))
-        return self._net.predict(self._X(X), _positive_int(n_threads, "n_threads"))
+        return self._net.predict(self._X(X), _thread_count(n_threads, "n_threads"))
 
     def forward(self, X) -> Trace:
         """Forward pass keeping every layer's z and a (see :class:`Trace`)."""

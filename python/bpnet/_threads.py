@@ -2,21 +2,46 @@
 from __future__ import annotations
 
 import operator
+from typing import Optional
 
 from . import _core
 
-
-def get_num_threads() -> int:
-    """Number of threads bpnet's kernels may use (follows OMP_NUM_THREADS until set)."""
-    return _core.get_num_threads()
+# The C++ side counts threads in an int.
+_MAX_THREADS = 2**31 - 1
 
 
-def set_num_threads(n: int) -> None:
-    """Set the number of threads bpnet's kernels may use (n >= 1)."""
+def _thread_count(n, name: str) -> int:
+    """``n`` as a thread count (1 .. 2**31 - 1), or ValueError naming ``name``."""
+    if isinstance(n, bool):
+        raise ValueError(f"{name}: expected an integer >= 1, got {n!r}")
     try:
         n = operator.index(n)
     except TypeError:
-        raise ValueError(f"n: expected an integer >= 1, got {n!r}") from None
-    if n < 1:
-        raise ValueError(f"n: expected an integer >= 1, got {n}")
-    _core.set_num_threads(n)
+        raise ValueError(f"{name}: expected an integer >= 1, got {n!r}") from None
+    if not 1 <= n <= _MAX_THREADS:
+        raise ValueError(f"{name}: expected an integer from 1 to {_MAX_THREADS}, got {n}")
+    return n
+
+
+def get_num_threads() -> int:
+    """Number of threads bpnet's kernels may use.
+
+    The first of: a per-call or per-estimator ``n_threads``; the count given to
+    :func:`set_num_threads`; OpenMP's setting (``OMP_NUM_THREADS``, or the number of cores),
+    which threadpoolctl's ``threadpool_limits(user_api="openmp")`` changes.
+    """
+    return _core.get_num_threads()
+
+
+def set_num_threads(n: Optional[int]) -> None:
+    """Set the number of threads bpnet's kernels may use (n >= 1), process-wide.
+
+    The count then takes precedence over ``OMP_NUM_THREADS`` and over threadpoolctl's OpenMP
+    limits (a ``threadpool_limits`` block no longer changes it); a per-call ``n_threads``
+    still takes precedence over it. ``set_num_threads(None)`` forgets it: OpenMP's setting,
+    and with it threadpoolctl's limits, count again.
+    """
+    if n is None:
+        _core.reset_num_threads()
+        return
+    _core.set_num_threads(_thread_count(n, "n"))

@@ -183,7 +183,8 @@ class _BaseMLP(BaseEstimator):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "n_threads": [None, Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        # (at most 2**31 - 1: the C++ side counts threads in an int)
+        "n_threads": [None, Interval(Integral, 1, 2**31 - 1, closed="both"), Options(Integral, {-1})],
     }
 
     coefs_ = _ParamsView("coefs")

@@ -3,10 +3,15 @@
 
 namespace bpnet {
 
-// Number of threads the kernels may use; follows OMP_NUM_THREADS until set.
+// Number of threads the kernels may use: the calling thread's ThreadScope if any, else the
+// count set_num_threads set, else OpenMP's (OMP_NUM_THREADS, or omp_set_num_threads as
+// threadpoolctl's limits call it).
 int num_threads();
-// Sets it for the calling program; n >= 1, otherwise std::invalid_argument.
+// Sets it for the calling program, over OpenMP's setting; n >= 1, otherwise
+// std::invalid_argument.
 void set_num_threads(int n);
+// Forgets set_num_threads' count: OpenMP's setting counts again.
+void reset_num_threads();
 // The calling thread's own setting (0: none, use num_threads' default), and its setter.
 int thread_local_num_threads();
 void set_thread_local_num_threads(int n);

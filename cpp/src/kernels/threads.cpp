@@ -51,6 +51,8 @@ void set_num_threads(int n) {
     g_threads.store(n, std::memory_order_relaxed);
 }
 
+void reset_num_threads() { g_threads.store(0, std::memory_order_relaxed); }
+
 bool openmp_enabled() {
 #ifdef BPNET_WITH_OPENMP
     return true;
