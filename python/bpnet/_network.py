@@ -73,6 +73,8 @@ class Gradients:
         ∂C/∂W_l of shape (n_l, n_{l-1}) and ∂C/∂b_l of shape (n_l,), views into ``flat``.
     deltas : list of ndarray
         δ_l of shape (n_samples, n_l), one row per sample (the text's δ^(l) for that sample).
+        With ``sample_weight``, row i is w_i δ_i^(l): the weight is folded into δ where the
+        output layer forms it, so the gradients are Σ_i (w_i δ_i) a_iᵀ / Σ_i w_i.
     trace : Trace
         The forward pass the gradients came from.
     """
@@ -471,7 +473,8 @@ class Network:
         return Trace(z=list(z), a=[x] + list(a))
 
     def loss(self, X, y, sample_weight=None, alpha: float = 0.0) -> float:
-        """The cost C on (X, y); with alpha > 0 plus alpha/(2n) Σ ||W_l||²."""
+        """The cost C on (X, y); with alpha > 0 plus alpha/(2n) Σ ||W_l||² (n: the sum of the
+        sample weights when they are given, as scikit-learn's)."""
         X = self._X(X)
         return self._net.loss(X, self._y(y, len(X)), self._w(sample_weight, len(X)), _float(alpha, "alpha"))
 
@@ -562,7 +565,8 @@ class Network:
         sample_weight : array-like of shape (n_samples,), optional
             Per-row weights; the loss becomes Σ w_i C_i / Σ w_i.
         alpha : float, default=0
-            L2 penalty alpha/(2n) Σ ||W_l||² (biases not penalised).
+            L2 penalty alpha/(2n) Σ ||W_l||² (biases not penalised; with sample weights, n is
+            the batch's weight sum, as in scikit-learn).
         momentum, nesterovs_momentum, beta_1, beta_2, epsilon
             As scikit-learn's MLP.
         learning_rate_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
