@@ -98,6 +98,10 @@ def test_penalty_and_sample_weight_match_numpy(rng, alpha):
     for l in range(2):
         close(g.weights[l], dWs[l], 1e-10)
         close(g.biases[l], dbs[l], 1e-10)
+        close(g.deltas[l], deltas[l], 1e-10)  # w_i δ_i, as documented
+    unweighted = net.backward(X, y, alpha=alpha)
+    for l in range(2):
+        close(g.deltas[l], w[:, None] * unweighted.deltas[l], 1e-10)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
