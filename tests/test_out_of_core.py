@@ -6,10 +6,13 @@ is mapping one window at a time: ``bpnet.data.fit_blocks`` over a ``bpnet.data.R
 The file is a small slice tiled k times, so one in-order pass over it takes exactly the steps
 of an in-memory ``fit`` on the slice for k epochs: the weights must be the same bits.
 """
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -164,3 +167,121 @@ def test_rowfile_rejects_bad_arguments(tmp_path):
     cut.write_bytes(good.read_bytes()[:-100])
     with pytest.raises(ValueError, match="truncated"):
         RowFile(cut)
+
+
+def test_divergence_restores_weights_and_optimizer_state_of_the_epoch_start():
+    """A later block of epoch 2 diverges (its y rows scaled by 1e200 from then on): the network
+    is left as it was after epoch 1, optimizer state included, and trains on from there as a
+    copy taken then does (the state used to be that of the diverging block's start)."""
+    X, y = _slice(np.float64)
+    X, y = X[:1024], y[:1024]
+    saved = {}
+
+    class Rows:  # y, with rows 512.. blown up once the callback has seen epoch 1
+        def __len__(self):
+            return len(y)
+
+        def __getitem__(self, key):
+            rows = y[key].copy()
+            if saved and key.start >= 512:
+                rows *= 1e200
+            return rows
+
+    def callback(rec):
+        if rec["epoch"] == 1:
+            saved["net"] = net.copy()
+
+    net = _net("float64")
+    kw = dict(optimizer="adam", learning_rate=1e-2, batch_size=BATCH)
+    with pytest.warns(bpnet.DivergenceWarning) as record:
+        h = fit_blocks(net, X, Rows(), block_rows=256, epochs=3, callback=callback, **kw)
+    assert h.diverged and h.epochs_run == 1 and len(h.loss) == 1
+    assert h.message == str(record[0].message)
+    assert h.message.startswith("training diverged: the loss became non-finite in epoch 2 (in the "
+                                "block of rows 512 to 767); the weights and optimizer state from the "
+                                "start of that epoch were kept")
+    ref = saved["net"]
+    np.testing.assert_array_equal(net.params, ref.params)
+    state, ref_state = net._net.train_state, ref._net.train_state
+    assert state["t"] == ref_state["t"] == 8 and state["optimizer"] == "adam"
+    for key in ("m", "v"):
+        np.testing.assert_array_equal(state[key], ref_state[key])
+    assert state["samples_seen"] == ref_state["samples_seen"]
+    fit_blocks(net, X, y, block_rows=256, **kw)
+    fit_blocks(ref, X, y, block_rows=256, **kw)
+    np.testing.assert_array_equal(net.params, ref.params)
+
+
+def test_divergence_in_the_first_epoch_leaves_the_network_as_before_the_call():
+    X, y = _slice(np.float64)
+    net = _net("float64")
+    kw = dict(optimizer="sgd", learning_rate=1e-2, momentum=0.9, batch_size=BATCH)
+    fit_blocks(net, X[:512], y[:512], **kw)
+    before = net.copy()
+    bad = y.copy()
+    bad[2048:] *= 1e200
+    with pytest.warns(bpnet.DivergenceWarning, match="epoch 1 .*weights and optimizer state"):
+        h = fit_blocks(net, X, bad, block_rows=1024, warm_start=False, **kw)
+    assert h.diverged and h.epochs_run == 0
+    np.testing.assert_array_equal(net.params, before.params)
+    np.testing.assert_array_equal(net._net.train_state["velocity"], before._net.train_state["velocity"])
+
+
+def test_fit_blocks_checks_the_seed():
+    X, y = _slice(np.float64)
+    for seed in (1.5, -1, "a", 2**64, True):
+        with pytest.raises(ValueError, match=r"seed: expected None or an integer in \[0, 2\*\*64\)"):
+            fit_blocks(_net("float64"), X, y, batch_size=BATCH, shuffle=True, seed=seed)
+    runs = []
+    for seed in (2**64 - 1, np.uint64(2**64 - 1)):
+        net = _net("float64")
+        fit_blocks(net, X, y, block_rows=1024, batch_size=BATCH, shuffle_blocks=True, shuffle=True, seed=seed)
+        runs.append(net.params.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_rowfile_offset_is_checked_and_only_for_raw_files(tmp_path):
+    raw = tmp_path / "rows.bin"
+    np.arange(12, dtype=np.float32).tofile(raw)
+    for offset in (8.7, "8", True):
+        with pytest.raises(ValueError, match="offset: expected a non-negative integer"):
+            RowFile(raw, dtype="float32", n_cols=1, offset=offset)
+    f = RowFile(raw, dtype="float32", n_cols=1, offset=np.int64(8))
+    assert f.offset == 8 and f.shape == (10, 1)
+    np.testing.assert_array_equal(f[0:2][:, 0], [2.0, 3.0])
+    with pytest.raises(ValueError, match="not a .npy file.*give dtype and n_cols"):
+        RowFile(raw)
+    with pytest.raises(ValueError, match="expected both for a raw file"):
+        RowFile(raw, dtype="float32")
+    npy = tmp_path / "X.npy"
+    np.save(npy, np.ones((4, 3)))
+    for kwargs, names in [(dict(offset=8), "offset"), (dict(offset=0), "offset"),
+                          (dict(dtype="float64"), "dtype"), (dict(dtype="float64", n_cols=3), "dtype, n_cols")]:
+        with pytest.raises(ValueError, match=f"a .npy file, whose header gives .*: expected no {names} "):
+            RowFile(npy, **kwargs)
+    assert RowFile(npy).shape == (4, 3)
+
+
+def test_doc_snippets_run(tmp_path, monkeypatch):
+    """Every ```python snippet of docs/out-of-core.md runs as written, in order and in one
+    namespace (the first writes the small X.npy and y.npy the others read); the dask-ml one
+    where dask-ml is installed."""
+    with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "out-of-core.md"),
+              encoding="utf-8") as f:
+        snippets = re.findall(r"^```python\n(.*?)^```", f.read(), flags=re.S | re.M)
+    assert len(snippets) == 3
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__doc_snippet__"}
+    skipped = []
+    for index, code in enumerate(snippets, 1):
+        if "dask_ml" in code:
+            if importlib.util.find_spec("dask_ml") is None or importlib.util.find_spec("sklearn") is None:
+                skipped.append(index)
+                continue
+            with warnings.catch_warnings():  # dask-ml's imports may warn about their own dependencies
+                warnings.simplefilter("ignore")
+                import dask_ml.wrappers  # noqa: F401
+        exec(compile(code, f"docs/out-of-core.md snippet {index}", "exec"), namespace)
+    assert namespace["h"].epochs_run == 5 and np.isfinite(namespace["h"].loss).all()  # fit_blocks
+    if skipped:
+        pytest.skip(f"snippet(s) {skipped} need dask-ml and scikit-learn (pip install dask-ml)")

@@ -362,6 +362,22 @@ void bind_network(py::module_& m, const char* cls) {
                  net.train_state().learning_rate = rate;
              },
              "learning_rate"_a)
+        // Replaces this network's optimizer state with a copy of other's (bpnet.data.fit_blocks
+        // keeps the state of an epoch's start in a spare network and puts it back after a
+        // divergence). other is read through the guarded train_state_copy; this network is
+        // written through the unguarded train_state(): call it when no other thread trains it.
+        .def("_copy_train_state_from",
+             [](Net& self, const Net& other) {
+                 if (other.num_params() != self.num_params())
+                     throw std::invalid_argument("_copy_train_state_from: other has " +
+                                                 std::to_string(other.num_params()) +
+                                                 " parameters, expected " +
+                                                 std::to_string(self.num_params()));
+                 py::gil_scoped_release release;  // train_state_copy waits for a fit of other
+                 bpnet::TrainState<T> s = other.train_state_copy();
+                 self.train_state() = std::move(s);
+             },
+             "other"_a)
         .def("to_bytes",
              [](const Net& net, const std::map<std::string, std::string>& metadata) {
                  std::string data;

@@ -19,6 +19,7 @@ data (the same bits). See docs/out-of-core.md.
 """
 from __future__ import annotations
 
+import operator
 import os
 import time
 import warnings
@@ -26,7 +27,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ._network import DivergenceWarning, History, Network, _positive_int
+from ._network import DivergenceWarning, History, Network, _positive_int, _seed
 
 __all__ = ["RowFile", "fit_blocks"]
 
@@ -39,17 +40,29 @@ class RowFile:
     path : str or path-like
         A ``.npy`` file (shape, dtype and data offset are read from its header; C order only),
         or a raw binary file of C-ordered rows (then give ``dtype`` and ``n_cols``).
-    dtype, n_cols, offset : for raw files: the element type, the columns per row and the byte
-        offset of the first row.
+    dtype, n_cols, offset : for raw files only: the element type, the columns per row and the
+        byte offset of the first row (a non-negative integer; default 0). Giving any of them
+        for a ``.npy`` file (one that starts with NumPy's magic string) is a ValueError: its
+        header says all three.
 
     ``len(f)``, ``f.shape``, ``f.dtype``; ``f[a:b]`` is a read-only ``np.memmap`` of rows a..b-1
     only (a contiguous slice; step 1), unmapped when the last reference to it goes.
     """
 
-    def __init__(self, path, dtype=None, n_cols: Optional[int] = None, offset: int = 0):
+    def __init__(self, path, dtype=None, n_cols: Optional[int] = None, offset: Optional[int] = None):
         self.path = os.fspath(path)
         size = os.path.getsize(self.path)
-        if dtype is None and n_cols is None:
+        with open(self.path, "rb") as f:
+            is_npy = f.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
+        given = {k: v for k, v in (("dtype", dtype), ("n_cols", n_cols), ("offset", offset)) if v is not None}
+        if is_npy and given:
+            raise ValueError(f"{self.path}: a .npy file, whose header gives the dtype, shape and data "
+                             f"offset: expected no {', '.join(given)} (those are for raw files), got "
+                             + ", ".join(f"{k}={v!r}" for k, v in given.items()))
+        if not is_npy and dtype is None and n_cols is None:
+            raise ValueError(f"{self.path}: not a .npy file (it does not start with NumPy's magic "
+                             f"string); for a raw binary file of rows, give dtype and n_cols")
+        if is_npy:
             with open(self.path, "rb") as f:
                 version = np.lib.format.read_magic(f)
                 if version == (1, 0):
@@ -71,13 +84,20 @@ class RowFile:
                                  f"{size} (truncated?)")
         else:
             if dtype is None or n_cols is None:
-                raise ValueError("dtype and n_cols: expected both for a raw file (or neither for .npy)")
+                raise ValueError(f"dtype and n_cols: expected both for a raw file, got dtype={dtype!r}, "
+                                 f"n_cols={n_cols!r}")
             self.dtype = np.dtype(dtype)
             if self.dtype.kind not in "biuf":
                 raise ValueError(f"dtype: expected a numeric type, got {self.dtype}")
             if isinstance(n_cols, bool) or not isinstance(n_cols, (int, np.integer)) or n_cols < 1:
                 raise ValueError(f"n_cols: expected a positive integer, got {n_cols!r}")
-            self.offset = int(offset)
+            bad_offset = f"offset: expected a non-negative integer (bytes), got {offset!r}"
+            if isinstance(offset, (bool, np.bool_)):
+                raise ValueError(bad_offset)
+            try:
+                self.offset = 0 if offset is None else operator.index(offset)
+            except TypeError:
+                raise ValueError(bad_offset) from None
             if not 0 <= self.offset <= size:
                 raise ValueError(f"offset: expected a value in [0, {size}] (the file's size), got {offset}")
             row = self.dtype.itemsize * int(n_cols)
@@ -141,7 +161,8 @@ def fit_blocks(
     shuffle : bool
         Shuffle the rows inside each block (``Network.fit``'s shuffle).
     seed : int, optional
-        Seed of both shuffles (per epoch and block).
+        Seed of both shuffles (per epoch and block): None or an integer in [0, 2**64), as
+        :meth:`Network.fit`'s.
     sample_weight : row-sliceable, optional
     warm_start : bool
         For the first block: continue the optimizer state of an earlier fit (False: fresh).
@@ -156,7 +177,10 @@ def fit_blocks(
     -------
     History
         Per epoch, the loss averaged over the epoch's batches (weighted by their rows or
-        Σ sample_weight) and the wall time.
+        Σ sample_weight) and the wall time. If the loss becomes non-finite, training stops,
+        the weights and the optimizer state from the start of that epoch are put back (for
+        the first epoch: those ``net`` had before the call), ``diverged`` is True and a
+        :class:`DivergenceWarning` is issued.
     """
     unknown = set(fit_kwargs) - _FIT_KEYS
     if unknown:
@@ -180,12 +204,17 @@ def fit_blocks(
     block_rows = _positive_int(block_rows, "block_rows")
     block_rows = max(batch, block_rows // batch * batch)
     starts = np.arange(0, n, block_rows)
-    seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1) if seed is None else int(seed)
+    seed = _seed(seed)
+    core = net._net
+    spare = None  # a network of the same shape that holds the optimizer state of the epoch's start
     history = History()
     first = True
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         snapshot = net.params.copy()
+        if spare is None:
+            spare = type(core)(list(core.layer_sizes), core.activations, core.loss_name, 0)
+        spare._copy_train_state_from(core)
         rng = np.random.default_rng((seed, epoch))
         order = rng.permutation(len(starts)) if shuffle_blocks else np.arange(len(starts))
         block_seeds = rng.integers(0, 2**63, size=len(starts))
@@ -203,7 +232,7 @@ def fit_blocks(
                         sample_weight=wb, warm_start=warm_start if first else True,
                         _warn_divergence=False, **fit_kwargs)
             if h.diverged:
-                diverged, message = True, h.message
+                diverged, rows = True, (a, b)
             del Xb, yb  # unmap the window
             first = False
             if diverged:
@@ -214,9 +243,16 @@ def fit_blocks(
                 total += h.loss[0] * bw
                 weight += bw
         if diverged:
+            # Network.fit put back the weights and optimizer state of the block's start; the
+            # earlier blocks of this epoch have moved both since the epoch's start
             net.params[...] = snapshot
+            core._copy_train_state_from(spare)
             history.diverged = True
-            history.message = f"{message} (fit_blocks: epoch {epoch}; the weights from its start were kept)"
+            history.message = (
+                f"training diverged: the loss became non-finite in epoch {epoch} (in the block of "
+                f"rows {rows[0]} to {rows[1] - 1}); the weights and optimizer state from the start "
+                f"of that epoch were kept; try a smaller learning_rate (it was "
+                f"{float(fit_kwargs.get('learning_rate', 0.1)):g})")
             warnings.warn(history.message, DivergenceWarning, stacklevel=2)
             break
         loss = total / weight if weight > 0 else float("nan")
