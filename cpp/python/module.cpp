@@ -69,7 +69,7 @@ const T* check_weights(const CArray<T>& w, const char* name, std::size_t n) {
 }
 
 // The arrays of one (X, y, sample_weight) call, shapes checked against the network (with the
-// GIL held; the values are checked by check_batch once it is released).
+// GIL held; their values are checked by the core: Network::loss, backward, score).
 template <class T>
 struct Batch {
     std::size_t n;
@@ -83,25 +83,12 @@ struct Batch {
     }
 };
 
-// The values of one (X, y, w, alpha) batch for loss, backward, gradient and score: at least
-// one row, finite X and y, valid weights, alpha >= 0. Called with the GIL released.
-template <class T>
-void check_batch(const bpnet::Network<T>& net, const T* x, const T* y, const T* w, std::size_t n,
-                 double alpha) {
-    if (n == 0) throw std::invalid_argument("X: expected at least 1 row, got 0");
-    bpnet::Network<T>::check_finite("X", x, n * net.n_inputs());
-    bpnet::Network<T>::check_finite("y", y, n * net.n_outputs());
-    if (w) bpnet::Network<T>::check_weights("sample_weight", w, n);
-    if (!(alpha >= 0) || !std::isfinite(alpha))
-        throw std::invalid_argument("alpha: expected a finite value >= 0, got " + std::to_string(alpha));
-}
-
-// check_batch, forward and backward with the GIL released; returns C, writes ∂C/∂θ to g.
+// forward and backward with the GIL released (forward checks X; backward the rows, y, the
+// weights and alpha); returns C, writes ∂C/∂θ to g.
 template <class T>
 double forward_backward(const bpnet::Network<T>& net, const Batch<T>& b, double alpha, T* const* z,
                         T* const* a, T* const* d, T* g) {
     py::gil_scoped_release release;
-    check_batch(net, b.x, b.y, b.w, b.n, alpha);
     net.forward(b.x, b.n, z, a);
     return net.backward(b.x, b.y, b.n, z, a, d, g, b.w, alpha);
 }
@@ -183,8 +170,7 @@ void bind_network(py::module_& m, const char* cls) {
                  {
                      py::gil_scoped_release release;
                      bpnet::ThreadScope threads(n_threads);
-                     Net::check_finite("X", x, n * net.n_inputs());
-                     net.predict(x, n, o);
+                     net.predict(x, n, o);  // checks X as it goes
                  }
                  return out;
              },
@@ -196,8 +182,7 @@ void bind_network(py::module_& m, const char* cls) {
                  const T* x = X.data();
                  {
                      py::gil_scoped_release release;
-                     Net::check_finite("X", x, n * net.n_inputs());
-                     net.forward(x, n, z.ptrs.data(), a.ptrs.data());
+                     net.forward(x, n, z.ptrs.data(), a.ptrs.data());  // checks X
                  }
                  return py::make_tuple(X, z.list(), a.list());
              },
@@ -240,8 +225,7 @@ void bind_network(py::module_& m, const char* cls) {
                  const T* wp = b.w;
                  const T *x = b.x, *y = b.y;
                  py::gil_scoped_release release;
-                 check_batch(net, x, y, wp, n, alpha);
-                 return net.loss(x, y, n, wp, alpha);
+                 return net.loss(x, y, n, wp, alpha);  // checks the batch
              },
              "X"_a, "y"_a, "sample_weight"_a = py::none(), "alpha"_a = 0.0)
         .def("fit",
@@ -335,8 +319,7 @@ void bind_network(py::module_& m, const char* cls) {
                  const T* wp = b.w;
                  const T *x = b.x, *y = b.y;
                  py::gil_scoped_release release;
-                 check_batch(net, x, y, wp, n, 0.0);
-                 return net.score(x, y, n, metric, wp);
+                 return net.score(x, y, n, metric, wp);  // checks the batch
              },
              "X"_a, "y"_a, "metric"_a, "sample_weight"_a = py::none())
         .def_property_readonly("train_state",

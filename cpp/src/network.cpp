@@ -33,6 +33,32 @@ using kernels::Trans;
 
 namespace {
 
+// Whether a value of the enum is one of its named values (a cast integer may be anything).
+// No default label: -Wswitch names a value added to the enum but not here.
+bool known(Activation a) {
+    switch (a) {
+        case Activation::identity:
+        case Activation::sigmoid:
+        case Activation::tanh:
+        case Activation::relu:
+        case Activation::leaky_relu:
+        case Activation::softmax:
+        case Activation::exp: return true;
+    }
+    return false;
+}
+
+bool known(Loss l) {
+    switch (l) {
+        case Loss::squared_error:
+        case Loss::half_squared_error:
+        case Loss::binary_cross_entropy:
+        case Loss::cross_entropy:
+        case Loss::poisson: return true;
+    }
+    return false;
+}
+
 // Bytes of memory this machine has; 0 if unknown.
 double physical_memory_bytes() {
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
@@ -61,6 +87,14 @@ Network<T>::Network(std::vector<std::size_t> layer_sizes, std::vector<Activation
     if (acts_.size() != L)
         throw std::invalid_argument("activations: expected " + std::to_string(L) +
                                     " (one per layer), got " + std::to_string(acts_.size()));
+    for (std::size_t l = 0; l < L; ++l)
+        if (!known(acts_[l]))
+            throw std::invalid_argument("activations[" + std::to_string(l) + "]: unknown Activation value " +
+                                        std::to_string(static_cast<int>(acts_[l])) + " for layer " +
+                                        std::to_string(l + 1) + ", expected one of " + activation_names());
+    if (!known(loss_))
+        throw std::invalid_argument("loss: unknown Loss value " + std::to_string(static_cast<int>(loss_)) +
+                                    ", expected one of " + loss_names());
     for (std::size_t l = 0; l + 1 < L; ++l)
         if (output_only(acts_[l]))
             throw std::invalid_argument(std::string("activation: '") + activation_name(acts_[l]) +
@@ -153,10 +187,12 @@ void Network<T>::check_weights(const char* name, const T* w, std::size_t n) {
     if (!(s > 0)) throw std::invalid_argument(std::string(name) + ": expected a positive sum, got 0");
 }
 
+namespace {
+
+// Whether data[0, count) is free of NaN and ±inf: a pass without branches (vectorises) over
+// the exponent bits, all ones exactly for those values.
 template <class T>
-void Network<T>::check_finite(const char* name, const T* data, std::size_t count) {
-    // Fast pass without branches (vectorises): NaN and ±inf are the values whose exponent
-    // bits are all ones.
+bool all_finite(const T* data, std::size_t count) {
     using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
     constexpr Bits exp_mask = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
     Bits bad = 0;
@@ -165,7 +201,14 @@ void Network<T>::check_finite(const char* name, const T* data, std::size_t count
         std::memcpy(&b, data + i, sizeof b);
         bad |= Bits((b & exp_mask) == exp_mask);
     }
-    if (!bad) return;
+    return !bad;
+}
+
+}  // namespace
+
+template <class T>
+void Network<T>::check_finite(const char* name, const T* data, std::size_t count) {
+    if (all_finite(data, count)) return;
     for (std::size_t i = 0; i < count; ++i)
         if (!std::isfinite(data[i]))
             throw std::invalid_argument(
@@ -396,6 +439,7 @@ void Network<T>::forward_rows(const T* X, std::size_t r0, std::size_t r1, T* con
 template <class T>
 void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) const {
     detail::NetworkGuard::Reader lock(guard_);
+    check_finite("X", X, n * n_inputs());
     // Cut as backward cuts the batch, so forward + backward gives fit's bits.
     const std::size_t chunks = row_chunks(n);
     if (chunks == 1) return forward_rows(X, 0, n, z, a);
@@ -404,28 +448,46 @@ void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) co
     });
 }
 
+namespace {
+
+// out (n, n_L) = net(X (n, n_0)): predict without its lock. check_X: each chunk of X's rows
+// is checked finite just before the forward reads it, while it is in cache (10000 x 784
+// float32: ~3 ms, where a pass of its own over X took ~5 ms, next to ~18 ms for a one-thread
+// 784-100-10 predict); a NaN or inf throws std::invalid_argument naming its flat index in X,
+// out then holding the earlier chunks' rows. Otherwise the caller has checked X.
 template <class T>
-void Network<T>::predict(const T* X, std::size_t n, T* out) const {
-    detail::NetworkGuard::Reader lock(guard_);
+void predict_rows(const Network<T>& net, const T* X, std::size_t n, T* out, bool check_X) {
+    const std::vector<std::size_t>& sizes = net.layer_sizes();
+    const std::vector<Activation>& acts = net.activations();
     // Works through X in chunks of rows with a per-thread scratch buffer (two layers wide),
     // so memory stays small for any n and concurrent calls never share a workspace.
     constexpr std::size_t chunk = 256;
     std::size_t width = 0;
-    for (std::size_t l = 1; l + 1 < sizes_.size(); ++l) width = std::max(width, sizes_[l]);
+    for (std::size_t l = 1; l + 1 < sizes.size(); ++l) width = std::max(width, sizes[l]);
     thread_local std::vector<T> scratch;
     const std::size_t need = 2 * chunk * width;
     if (scratch.size() < need) scratch.resize(need);
-    const std::size_t L = num_layers();
+    const std::size_t L = net.num_layers();
     for (std::size_t r0 = 0; r0 < n; r0 += chunk) {
         const std::size_t rows = std::min(chunk, n - r0);
-        const T* in = X + r0 * sizes_[0];
+        const T* in = X + r0 * sizes[0];
+        if (check_X && !all_finite(in, rows * sizes[0]))
+            Network<T>::check_finite("X", X, n * sizes[0]);  // throws, with the index in X
         for (std::size_t l = 0; l < L; ++l) {
-            T* dst = l + 1 == L ? out + r0 * sizes_[L] : scratch.data() + (l % 2) * chunk * width;
-            dense_forward(dst, dst, in, weights(l), biases(l), acts_[l], rows, sizes_[l],
-                          sizes_[l + 1]);
+            T* dst = l + 1 == L ? out + r0 * sizes[L] : scratch.data() + (l % 2) * chunk * width;
+            dense_forward(dst, dst, in, net.weights(l), net.biases(l), acts[l], rows, sizes[l],
+                          sizes[l + 1]);
             in = dst;
         }
     }
+}
+
+}  // namespace
+
+template <class T>
+void Network<T>::predict(const T* X, std::size_t n, T* out) const {
+    detail::NetworkGuard::Reader lock(guard_);
+    predict_rows(*this, X, n, out, true);  // checks X as it goes: no pass of its own, no allocation
 }
 
 template <class T>
@@ -450,6 +512,25 @@ double weight_sum(const T* w, std::size_t n) {
     double s = 0;
     for (std::size_t i = 0; i < n; ++i) s += w[i];
     return s;
+}
+
+// The L2 penalty's alpha (loss, backward, FitOptions::alpha).
+void check_alpha(double alpha) {
+    if (!(alpha >= 0) || !std::isfinite(alpha))
+        throw std::invalid_argument("alpha: expected a finite value >= 0, got " + std::to_string(alpha));
+}
+
+// A batch handed to loss, backward or score, as the Python bindings check it: at least one
+// row (a mean over none is NaN), finite X (unless null: backward's X is the one forward
+// checked) and y, sample weights finite, >= 0 and not all 0, alpha finite and >= 0.
+template <class T>
+void check_batch(const Network<T>& net, const T* X, const T* Y, std::size_t n, const T* w,
+                 double alpha) {
+    if (n == 0) throw std::invalid_argument("X: expected at least 1 row, got 0");
+    if (X) Network<T>::check_finite("X", X, n * net.n_inputs());
+    Network<T>::check_finite("y", Y, n * net.n_outputs());
+    if (w) Network<T>::check_weights("sample_weight", w, n);
+    check_alpha(alpha);
 }
 
 }  // namespace
@@ -514,20 +595,33 @@ BPNET_CLONES void add_scaled_into(T* __restrict dst, const T* __restrict src, T 
 
 }  // namespace
 
+namespace {
+
+// Network::loss without its lock and checks (fit's validation rows were checked once).
 template <class T>
-double Network<T>::loss(const T* X, const T* Y, std::size_t n, const T* w, double alpha) const {
-    detail::NetworkGuard::Reader lock(guard_);
-    std::vector<T> out(n * n_outputs());
-    predict(X, n, out.data());
+double mean_loss(const Network<T>& net, const T* X, const T* Y, std::size_t n, const T* w,
+                 double alpha) {
+    const std::vector<std::size_t>& sizes = net.layer_sizes();
+    std::vector<T> out(n * net.n_outputs());
+    predict_rows(net, X, n, out.data(), false);
     const double n_eff = weight_sum(w, n);
-    double c = loss_sum(loss_, out.data(), Y, w, n, n_outputs()) / n_eff;
+    double c = loss_sum(net.loss_kind(), out.data(), Y, w, n, net.n_outputs()) / n_eff;
     if (alpha != 0) {
         double sq = 0;
-        for (std::size_t l = 0; l < num_layers(); ++l)
-            sq += squared_norm(weights(l), sizes_[l + 1] * sizes_[l]);
+        for (std::size_t l = 0; l < net.num_layers(); ++l)
+            sq += squared_norm(net.weights(l), sizes[l + 1] * sizes[l]);
         c += alpha / (2.0 * n_eff) * sq;
     }
     return c;
+}
+
+}  // namespace
+
+template <class T>
+double Network<T>::loss(const T* X, const T* Y, std::size_t n, const T* w, double alpha) const {
+    detail::NetworkGuard::Reader lock(guard_);
+    check_batch(*this, X, Y, n, w, alpha);
+    return mean_loss(*this, X, Y, n, w, alpha);
 }
 
 template <class T>
@@ -674,6 +768,8 @@ template <class T>
 double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
                             T* const* delta, T* grad, const T* w, double alpha) const {
     detail::NetworkGuard::Reader lock(guard_);
+    // X is the one forward(X, n, z, a) checked; everything else here
+    check_batch(*this, static_cast<const T*>(nullptr), Y, n, w, alpha);
     return gradient(false, X, Y, n, z, a, delta, grad, w, alpha, nullptr);
 }
 
@@ -709,7 +805,8 @@ Metric parse_metric(const std::string& name, const char* what) {
 }
 
 void check_options(const FitOptions& o) {
-    auto bad = [](const std::string& what, double v) {
+    // v: a double, or an integer option (printed as one: "got 0", not "got 0.000000")
+    auto bad = [](const std::string& what, auto v) {
         throw std::invalid_argument(what + ", got " + std::to_string(v));
     };
     parse_optimizer(o.optimizer);
@@ -717,15 +814,15 @@ void check_options(const FitOptions& o) {
     parse_metric(o.validation_metric, "validation_metric");
     if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
         bad("learning_rate: expected a finite value > 0", o.learning_rate);
-    if (o.epochs < 1) bad("epochs: expected at least 1", double(o.epochs));
-    if (!(o.alpha >= 0) || !std::isfinite(o.alpha)) bad("alpha: expected a finite value >= 0", o.alpha);
+    if (o.epochs < 1) bad("epochs: expected at least 1", o.epochs);
+    check_alpha(o.alpha);
     if (!(o.momentum >= 0 && o.momentum <= 1)) bad("momentum: expected a value in [0, 1]", o.momentum);
     if (!(o.beta_1 >= 0 && o.beta_1 < 1)) bad("beta_1: expected a value in [0, 1)", o.beta_1);
     if (!(o.beta_2 >= 0 && o.beta_2 < 1)) bad("beta_2: expected a value in [0, 1)", o.beta_2);
     if (!(o.epsilon > 0) || !std::isfinite(o.epsilon)) bad("epsilon: expected a finite value > 0", o.epsilon);
     if (!(o.power_t >= 0) || !std::isfinite(o.power_t)) bad("power_t: expected a finite value >= 0", o.power_t);
     if (!(o.tol >= 0) || !std::isfinite(o.tol)) bad("tol: expected a finite value >= 0", o.tol);
-    if (o.n_iter_no_change < 1) bad("n_iter_no_change: expected at least 1", double(o.n_iter_no_change));
+    if (o.n_iter_no_change < 1) bad("n_iter_no_change: expected at least 1", o.n_iter_no_change);
     if (std::isnan(o.start_best_loss)) bad("start_best_loss: expected a number or inf", o.start_best_loss);
     if (std::isnan(o.start_best_val_score))
         bad("start_best_val_score: expected a number or -inf", o.start_best_val_score);
@@ -940,20 +1037,21 @@ void Network<T>::step(const T* grad, const FitOptions& o) {
                    opt == Opt::sgd ? state_.learning_rate : o.learning_rate);
 }
 
+namespace {
+
+// Network::score without its lock and checks (fit's validation rows were checked once).
 template <class T>
-double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::string& metric_name,
-                         const T* w) const {
-    detail::NetworkGuard::Reader lock(guard_);
-    const Metric metric = parse_metric(metric_name, "metric");
-    if (metric == Metric::loss) return -loss(X, Y, n, w, 0);
-    const std::size_t m = n_outputs();
+double score_rows(const Network<T>& net, const T* X, const T* Y, std::size_t n, Metric metric,
+                  const T* w) {
+    if (metric == Metric::loss) return -mean_loss(net, X, Y, n, w, 0);
+    const std::size_t m = net.n_outputs();
     std::vector<T> out(n * m);
-    predict(X, n, out.data());
+    predict_rows(net, X, n, out.data(), false);
     const double n_eff = weight_sum(w, n);
     if (metric == Metric::accuracy) {
         // one output or independent sigmoid outputs: threshold 0.5 (every output of a row right);
         // otherwise the arg-max class
-        const bool threshold = m == 1 || loss_ == Loss::binary_cross_entropy;
+        const bool threshold = m == 1 || net.loss_kind() == Loss::binary_cross_entropy;
         double right = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const T* a = out.data() + i * m;
@@ -985,6 +1083,17 @@ double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::strin
     return total / double(m);
 }
 
+}  // namespace
+
+template <class T>
+double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::string& metric_name,
+                         const T* w) const {
+    detail::NetworkGuard::Reader lock(guard_);
+    const Metric metric = parse_metric(metric_name, "metric");
+    check_batch(*this, X, Y, n, w, 0.0);
+    return score_rows(*this, X, Y, n, metric, w);
+}
+
 template <class T>
 History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions& o, const T* w,
                         const ValidationData<T>* val) {
@@ -993,6 +1102,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     check_options(o);
     const Opt opt = parse_optimizer(o.optimizer);
     const Schedule schedule = parse_schedule(o.learning_rate_schedule);
+    const Metric val_metric = parse_metric(o.validation_metric, "validation_metric");
     if (n == 0) throw std::invalid_argument("fit: X has 0 rows, expected at least 1");
     if (o.check_input) {
         check_finite("X", X, n * n_inputs());
@@ -1132,10 +1242,11 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         h.epochs_run = epoch;
         if (has_val) {
             rec.has_validation = true;
-            rec.val_loss = loss(val->X, val->Y, val->n, val->w, 0);
-            rec.val_score = o.validation_metric == "loss"
+            // (the validation rows were checked before the first epoch)
+            rec.val_loss = mean_loss(*this, val->X, val->Y, val->n, val->w, 0);
+            rec.val_score = val_metric == Metric::loss
                                 ? -rec.val_loss
-                                : score(val->X, val->Y, val->n, o.validation_metric, val->w);
+                                : score_rows(*this, val->X, val->Y, val->n, val_metric, val->w);
             h.val_loss.push_back(rec.val_loss);
             h.val_score.push_back(rec.val_score);
         }
@@ -1226,9 +1337,9 @@ template <class T>
 Network<T> Network<T>::from_model(const ModelData& m) {
     const DType want = sizeof(T) == 4 ? DType::float32 : DType::float64;
     if (m.dtype != want)
-        throw ModelFormatError(std::string("model: dtype is ") +
-                               (m.dtype == DType::float32 ? "float32" : "float64") + ", expected " +
-                               (want == DType::float32 ? "float32" : "float64"));
+        throw ModelFormatError(std::string("model: dtype is ") + dtype_name(m.dtype) + " (" +
+                               std::to_string(static_cast<int>(m.dtype)) + "), expected " +
+                               dtype_name(want) + " (" + std::to_string(static_cast<int>(want)) + ")");
     std::vector<std::size_t> sizes(m.layer_sizes.begin(), m.layer_sizes.end());
     // A file's names and sizes that the library cannot use are format errors, not user errors.
     std::vector<Activation> acts;

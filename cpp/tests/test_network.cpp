@@ -3,6 +3,8 @@
 #include <bpnet/bpnet.hpp>
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "rng.hpp"
@@ -71,7 +73,34 @@ void gradcheck(std::vector<std::size_t> sizes, std::vector<Activation> acts, Los
                                 std::to_string(worst));
 }
 
+// The message of the std::invalid_argument that f throws; fails the check (with `what`) when it
+// throws none or another exception.
+template <class F>
+std::string invalid_argument_message(const F& f, const char* what, const char* file, int line) {
+    try {
+        f();
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    } catch (...) {
+        bpnet_test::fail(file, line, std::string("expected std::invalid_argument from ") + what +
+                                         ", got another exception");
+        return "";
+    }
+    bpnet_test::fail(file, line, std::string("expected std::invalid_argument from ") + what);
+    return "";
+}
+
 }  // namespace
+
+// CHECK_THROWS_AS(expr, std::invalid_argument), and the message holds `part`.
+#define CHECK_INVALID(expr, part)                                                               \
+    do {                                                                                        \
+        const std::string msg_ =                                                                \
+            invalid_argument_message([&] { (void)(expr); }, #expr, __FILE__, __LINE__);         \
+        if (!msg_.empty() && msg_.find(part) == std::string::npos)                              \
+            bpnet_test::fail(__FILE__, __LINE__,                                                \
+                             std::string(#expr ": message '") + msg_ + "' lacks '" + (part) + "'"); \
+    } while (0)
 
 TEST_CASE("backward matches central differences for every activation and loss") {
     const Activation hidden[] = {Activation::identity, Activation::sigmoid, Activation::tanh,
@@ -289,6 +318,199 @@ TEST_CASE("fit starts its plateau bookkeeping from the state it is given") {
     o.start_best_val_score = -INFINITY;
     o.start_best_loss = std::nan("");
     CHECK_THROWS_AS(net.fit(X.data(), Y.data(), 4, o, nullptr, &val), std::invalid_argument);
+}
+
+namespace {
+
+// A 3-4-2 network (relu, identity) of float type T, 5 rows of data, and its layer buffers.
+template <class T>
+struct Batch {
+    Network<T> net{{3, 4, 2}, {Activation::relu, Activation::identity}, Loss::squared_error, 9};
+    std::size_t n = 5;
+    std::vector<T> X, Y, w;
+    std::vector<std::vector<T>> z, a, d;
+    std::vector<T*> zp, ap, dp;
+    std::vector<T> grad;
+    Batch() {
+        for (double v : random_vec(n * 3, 21)) X.push_back(T(v));
+        for (double v : random_vec(n * 2, 22)) Y.push_back(T(v));
+        for (double v : random_vec(n, 23, 0.5, 2)) w.push_back(T(v));
+        for (std::size_t l = 0; l < net.num_layers(); ++l) {
+            z.emplace_back(n * net.layer_sizes()[l + 1]);
+            a.emplace_back(z.back().size());
+            d.emplace_back(z.back().size());
+        }
+        for (std::size_t l = 0; l < net.num_layers(); ++l)
+            zp.push_back(z[l].data()), ap.push_back(a[l].data()), dp.push_back(d[l].data());
+        grad.resize(net.num_params());
+        net.forward(X.data(), n, zp.data(), ap.data());
+    }
+    double backward(std::size_t rows, const T* weights, double alpha) {
+        return net.backward(X.data(), Y.data(), rows, zp.data(), ap.data(), dp.data(), grad.data(),
+                            weights, alpha);
+    }
+};
+
+template <class T>
+void check_bad_batches() {
+    Batch<T> b;
+    const T *X = b.X.data(), *Y = b.Y.data();
+    const Network<T>& net = b.net;
+    // no rows: a mean over none was NaN
+    CHECK_INVALID(net.loss(X, Y, 0), "X: expected at least 1 row, got 0");
+    CHECK_INVALID(net.loss(X, Y, 0, b.w.data(), 0.1), "at least 1 row");
+    CHECK_INVALID(b.backward(0, nullptr, 0), "X: expected at least 1 row, got 0");
+    CHECK_INVALID(net.score(X, Y, 0, "loss"), "X: expected at least 1 row, got 0");
+    CHECK_INVALID(net.score(X, Y, 0, "accuracy"), "at least 1 row");
+    CHECK_INVALID(net.score(X, Y, 0, "r2"), "at least 1 row");
+    // all-zero, negative and non-finite sample weights (check_weights, as fit)
+    std::vector<T> zeros(b.n, T(0));
+    std::vector<T> negative = b.w, nan_w = b.w;
+    negative[3] = T(-1);
+    nan_w[1] = T(NAN);
+    for (std::vector<T>* bad : {&zeros, &negative, &nan_w}) {
+        CHECK_INVALID(net.loss(X, Y, b.n, bad->data()), "sample_weight: expected");
+        CHECK_INVALID(b.backward(b.n, bad->data(), 0), "sample_weight: expected");
+        for (const char* metric : {"loss", "accuracy", "r2"})
+            CHECK_INVALID(net.score(X, Y, b.n, metric, bad->data()), "sample_weight: expected");
+    }
+    CHECK_INVALID(net.loss(X, Y, b.n, zeros.data()), "expected a positive sum, got 0");
+    CHECK_INVALID(b.backward(b.n, negative.data(), 0), "expected values >= 0, got -1");
+    CHECK_INVALID(net.score(X, Y, b.n, "r2", nan_w.data()), "found NaN at flat index 1");
+    // alpha: what fit's options check says
+    for (double alpha : {-1.0, double(NAN), double(INFINITY)}) {
+        CHECK_INVALID(net.loss(X, Y, b.n, nullptr, alpha), "alpha: expected a finite value >= 0");
+        CHECK_INVALID(b.backward(b.n, nullptr, alpha), "alpha: expected a finite value >= 0");
+    }
+    bpnet::FitOptions o;
+    o.alpha = -1;
+    CHECK_INVALID(b.net.fit(X, Y, b.n, o), "alpha: expected a finite value >= 0, got -1");
+    // non-finite X (predict, forward, loss, score) and y (loss, backward, score)
+    std::vector<T> Xbad = b.X, Ybad = b.Y;
+    Xbad[7] = T(NAN), Ybad[4] = T(-INFINITY);
+    std::vector<T> out(b.n * 2);
+    CHECK_INVALID(net.predict(Xbad.data(), b.n, out.data()), "X: expected finite values, found NaN at flat index 7");
+    CHECK_INVALID(net.predict(Xbad), "X: expected finite values");
+    Xbad[7] = T(INFINITY);
+    CHECK_INVALID(net.predict(Xbad.data() + 6, 1, out.data()), "found inf at flat index 1");
+    CHECK_INVALID(net.forward(Xbad.data(), b.n, b.zp.data(), b.ap.data()), "X: expected finite values");
+    CHECK_INVALID(net.loss(Xbad.data(), Y, b.n), "X: expected finite values");
+    CHECK_INVALID(net.score(Xbad.data(), Y, b.n, "accuracy"), "X: expected finite values");
+    CHECK_INVALID(net.loss(X, Ybad.data(), b.n), "y: expected finite values, found inf");
+}
+
+}  // namespace
+
+TEST_CASE("loss, backward, score, predict and forward reject what the Python layer rejects") {
+    check_bad_batches<double>();
+    check_bad_batches<float>();
+}
+
+TEST_CASE("predict names the flat index of a non-finite value past its first chunk of rows") {
+    Network<float> net({3, 2}, {Activation::identity});
+    std::vector<float> X(600 * 3, 0.5f), out(600 * 2);
+    net.predict(X.data(), 600, out.data());
+    X[523 * 3 + 2] = NAN;  // predict works through 256-row chunks
+    CHECK_INVALID(net.predict(X.data(), 600, out.data()), "found NaN at flat index 1571");
+    X[523 * 3 + 2] = 0.5f, X.back() = -INFINITY;
+    CHECK_INVALID(net.predict(X), "found inf at flat index 1799");
+}
+
+TEST_CASE("predict and forward accept zero rows") {
+    Batch<double> b;
+    std::vector<double> out(2, -7.0);
+    b.net.predict(b.X.data(), 0, out.data());
+    CHECK(out[0] == -7.0 && out[1] == -7.0);  // nothing written
+    b.net.forward(b.X.data(), 0, b.zp.data(), b.ap.data());
+    CHECK(b.net.predict(std::vector<double>{}).empty());
+}
+
+TEST_CASE("enum values that name no activation or loss are refused at construction") {
+    using V = std::vector<std::size_t>;
+    CHECK_INVALID(Network<double>(V{2, 1}, {Activation(99)}), "activations[0]: unknown Activation value 99 for layer 1");
+    CHECK_INVALID(Network<float>(V{2, 3, 1}, {Activation::tanh, Activation(-1)}),
+                  "activations[1]: unknown Activation value -1 for layer 2");
+    CHECK_INVALID(Network<double>(V{2, 1}, {Activation::identity}, Loss(99)), "loss: unknown Loss value 99");
+    // every named value is still taken
+    for (Activation act : {Activation::identity, Activation::sigmoid, Activation::tanh, Activation::relu,
+                           Activation::leaky_relu})
+        Network<double>(V{2, 2, 1}, {act, Activation::identity}, Loss::half_squared_error);
+    Network<double>(V{2, 2}, {Activation::softmax}, Loss::cross_entropy);
+    Network<double>(V{2, 1}, {Activation::sigmoid}, Loss::binary_cross_entropy);
+    Network<double>(V{2, 1}, {Activation::exp}, Loss::poisson);
+}
+
+TEST_CASE("integer options are reported as integers") {
+    Network<double> net({1, 1}, {Activation::identity});
+    std::vector<double> X = {1, 2}, Y = {1, 2};
+    bpnet::FitOptions o;
+    o.epochs = 0;
+    CHECK_INVALID(net.fit(X.data(), Y.data(), 2, o), "epochs: expected at least 1, got 0");
+    o.epochs = 1;
+    o.n_threads = -1;
+    CHECK_INVALID(net.fit(X.data(), Y.data(), 2, o), ", got -1");
+    o.n_threads = 0;
+    o.n_iter_no_change = 0;
+    CHECK_INVALID(net.fit(X.data(), Y.data(), 2, o), "n_iter_no_change: expected at least 1, got 0");
+    o.n_iter_no_change = 10, o.epochs = 0;  // was "got 0.000000"
+    const std::string msg = invalid_argument_message([&] { net.fit(X.data(), Y.data(), 2, o); },
+                                                     "fit with epochs = 0", __FILE__, __LINE__);
+    CHECK_MSG(msg == "epochs: expected at least 1, got 0", "message: " + msg);
+}
+
+TEST_CASE("from_model names a dtype that is not the network's, known or not") {
+    Network<double> net({2, 1}, {Activation::identity});
+    bpnet::ModelData m = net.to_model();
+    m.dtype = bpnet::DType(7);
+    std::string msg;
+    try {
+        Network<double>::from_model(m);
+    } catch (const bpnet::ModelFormatError& e) {
+        msg = e.what();
+    }
+    CHECK_MSG(msg == "model: dtype is unknown (7), expected float64 (2)", "message: " + msg);
+    msg.clear();
+    m.dtype = bpnet::DType::float64;
+    try {
+        Network<float>::from_model(m);
+    } catch (const bpnet::ModelFormatError& e) {
+        msg = e.what();
+    }
+    CHECK_MSG(msg == "model: dtype is float64 (2), expected float32 (1)", "message: " + msg);
+}
+
+TEST_CASE("checked entries give the bits of the unchecked paths on valid input") {
+    // fit's validation pass computes loss and score without the entries' checks; the checked
+    // entries must give the same bits on the same weights.
+    for (const char* metric : {"loss", "r2", "accuracy"}) {
+        Batch<double> b;
+        bpnet::FitOptions o;
+        o.epochs = 3;
+        o.validation_metric = metric;
+        bpnet::ValidationData<double> val{b.X.data(), b.Y.data(), b.n, b.w.data()};
+        const auto h = b.net.fit(b.X.data(), b.Y.data(), b.n, o, nullptr, &val);
+        CHECK(h.epochs_run == 3);
+        CHECK(h.val_loss.back() == b.net.loss(b.X.data(), b.Y.data(), b.n, b.w.data()));
+        CHECK(h.val_score.back() == b.net.score(b.X.data(), b.Y.data(), b.n, metric, b.w.data()));
+    }
+    // score "loss" is minus loss; predict(vector) is predict(pointer); forward's output is
+    // predict's; valid weights and alpha give a finite loss and gradient, the same twice
+    Batch<float> b;
+    const float *X = b.X.data(), *Y = b.Y.data();
+    CHECK(b.net.score(X, Y, b.n, "loss", b.w.data()) == -b.net.loss(X, Y, b.n, b.w.data()));
+    std::vector<float> out(b.n * 2);
+    b.net.predict(X, b.n, out.data());
+    CHECK(b.net.predict(b.X) == out);
+    CHECK(std::equal(out.begin(), out.end(), b.a.back().begin()));
+    const double c1 = b.backward(b.n, b.w.data(), 0.5);
+    const std::vector<float> g1 = b.grad;
+    const double c2 = b.backward(b.n, b.w.data(), 0.5);
+    CHECK(std::isfinite(c1) && c1 == c2 && g1 == b.grad);
+    CHECK(c1 == b.net.loss(X, Y, b.n, b.w.data(), 0.5));
+    // a zero weight on some rows (not all) is valid
+    std::vector<float> some = b.w;
+    some[0] = some[2] = 0;
+    CHECK(std::isfinite(b.net.loss(X, Y, b.n, some.data(), 0.0)));
 }
 
 TEST_CASE("same seed, same weights") {

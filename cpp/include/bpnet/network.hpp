@@ -204,6 +204,8 @@ public:
 
     // layer_sizes = (n_0, ..., n_L), at least two entries, all positive.
     // activations: L entries (one per layer, the last one is the output's).
+    // Throws std::invalid_argument for invalid arguments, an enum value that names no
+    // activation or loss (an integer cast to the enum) included.
     Network(std::vector<std::size_t> layer_sizes, std::vector<Activation> activations,
             Loss loss = Loss::squared_error, std::uint64_t seed = 0);
     // By name: one hidden activation for every hidden layer and one output activation.
@@ -240,20 +242,24 @@ public:
     void init_params(std::uint64_t seed);
 
     // out (n, n_L) = network(X (n, n_0)). Writes only to out; safe to call from several threads.
+    // Throws std::invalid_argument if X holds NaN or inf (out then holds some rows or none).
     void predict(const T* X, std::size_t n, T* out) const;
     std::vector<T> predict(const std::vector<T>& X) const;  // rows = X.size() / n_0
 
     // Keeps every layer: z[l] and a[l] point to (n, n_{l+1}) buffers for l = 0..L-1
     // (a[l] is A_{l+1}; A_0 is X itself). z[l] may be the same buffer as a[l]: then it holds
     // A_{l+1} only, which is all backward needs (every σ' here is computed from a, or, for
-    // relu and leaky_relu, from the sign of z, which a shares).
+    // relu and leaky_relu, from the sign of z, which a shares). X must be finite, as in predict.
     void forward(const T* X, std::size_t n, T* const* z, T* const* a) const;
 
     // Loss C (penalty included when alpha > 0). w: optional sample weights (n).
+    // loss, backward and score throw std::invalid_argument unless n >= 1, X (loss, score) and
+    // Y are finite, w passes check_weights and alpha is finite and >= 0 (as fit requires).
     double loss(const T* X, const T* Y, std::size_t n, const T* w = nullptr, double alpha = 0) const;
 
     // Backpropagation after forward(X, n, z, a): writes ∂C/∂θ to grad (num_params, flat layout),
     // and Δ_l to delta[l] (n, n_{l+1}) for l = 0..L-1. Returns C. Does not change the network.
+    // X is not checked again (forward checked it).
     double backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
                     T* const* delta, T* grad, const T* w = nullptr, double alpha = 0) const;
 
