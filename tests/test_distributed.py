@@ -276,6 +276,29 @@ def test_example_script_runs_on_two_ranks():
     assert "MLPClassifier: 3 epochs" in r.stdout
 
 
+def test_divergence_restores_the_optimizer_state_too():
+    # one process (mpi4py's COMM_WORLD of size 1): the weights and the Adam state of the
+    # diverged epoch's start, as Network.fit keeps them
+    pytest.importorskip("mpi4py")
+    import bpnet.distributed as bd
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
+    net = bpnet.Network((3, 4, 1), activation="tanh", dtype="float32", seed=0)
+    bd.fit(net, X, y, optimizer="adam", learning_rate=0.01, epochs=2, batch_size=8)
+    params, state = net.params.copy(), net._net.train_state
+    with pytest.warns(bpnet.DivergenceWarning, match="weights and optimizer state"):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)  # NumPy's cast
+            h = bd.fit(net, X, y, optimizer="adam", learning_rate=1e30, epochs=2, batch_size=8)
+    assert h.diverged
+    after = net._net.train_state
+    np.testing.assert_array_equal(net.params, params)
+    assert after["t"] == state["t"]
+    np.testing.assert_array_equal(after["m"], state["m"])
+    np.testing.assert_array_equal(after["v"], state["v"])
+
+
 def test_import_error_names_the_packages(monkeypatch):
     import bpnet.distributed as bd
     monkeypatch.setitem(sys.modules, "mpi4py", None)

@@ -323,10 +323,14 @@ def fit(
     h.best_loss = float(plateau.best_loss)
     no_improvement = int(plateau.no_improvement_count)
     snapshot = np.empty_like(net.params)
+    # the optimizer state of the epoch's start, in a spare network of the same shape
+    core = net._net
+    spare = type(core)(list(core.layer_sizes), core.activations, core.loss_name, 0)
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         t_comm = 0.0
         np.copyto(snapshot, net.params)
+        spare._copy_train_state_from(core)
         if shuffle and B < N:
             perm = np.random.default_rng((seed, epoch)).permutation(N)
             mine = (perm >= lo) & (perm < hi)
@@ -387,10 +391,11 @@ def fit(
             epoch_weight += share
         if diverged or not np.isfinite(net.params).all():
             np.copyto(net.params, snapshot)
+            core._copy_train_state_from(spare)  # the moments saw the non-finite steps
             h.diverged = True
             h.message = (f"training diverged: the loss became non-finite in epoch {epoch}; the "
-                         f"weights from the start of that epoch were kept; try a smaller "
-                         f"learning_rate (it was {learning_rate})")
+                         f"weights and optimizer state from the start of that epoch were kept; "
+                         f"try a smaller learning_rate (it was {learning_rate})")
             warnings.warn(h.message, DivergenceWarning, stacklevel=2)
             break
         loss = epoch_loss / epoch_weight if epoch_weight > 0 else float("nan")
