@@ -746,7 +746,7 @@ class Network:
         """Write the model file (docs/model-format.md) atomically, with ``self.metadata``
         (a dict of str to str: keys of 1 to 250 bytes of UTF-8 without control characters) and
         the optimizer state."""
-        self._net.save(_file_path(path), self._checked_metadata())
+        self._net.save(os.fspath(path), self._checked_metadata())
 
     def to_bytes(self) -> bytes:
         """The model file's bytes."""
@@ -771,13 +771,4 @@ def load(path) -> Network:
     Raises FileNotFoundError when ``path`` does not exist and ValueError when the file is not
     a valid bpnet model (its message says what is wrong).
     """
-    return Network._wrap(*_core.load(_file_path(path)))
-
-
-def _file_path(path):
-    """``os.fspath(path)``, refused as ``open`` refuses it when it holds a NUL character (the
-    C++ side would stop reading the name there and use another file)."""
-    p = os.fspath(path)
-    if ("\0" if isinstance(p, str) else b"\0") in p:
-        raise ValueError(f"path: embedded null byte in {p!r}")
-    return p
+    return Network._wrap(*_core.load(os.fspath(path)))
