@@ -15,7 +15,6 @@ from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._threads import _thread_count
 
 _CORE = {np.dtype(np.float32): _core.Network32, np.dtype(np.float64): _core.Network64}
 _ACTIVATIONS = ("identity", "sigmoid", "logistic", "tanh", "relu", "leaky_relu", "softmax", "exp")
@@ -137,7 +136,11 @@ class History:
         return len(self.loss)
 
 
-def _positive_int(value, name: str, allow_none: bool = False):
+# The C++ side's integers: counts in 64 bits, thread counts in an int.
+_BELOW_COUNT, _BELOW_THREADS = 2**63, 2**31
+
+
+def _positive_int(value, name: str, allow_none: bool = False, below: int = _BELOW_COUNT):
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -148,8 +151,8 @@ def _positive_int(value, name: str, allow_none: bool = False):
         raise ValueError(f"{name}: expected a positive integer, got {value!r}") from None
     if v < 1:
         raise ValueError(f"{name}: expected a positive integer, got {v}")
-    if v >= 2**63:  # (beyond the C++ side's integers)
-        raise ValueError(f"{name}: expected a positive integer below 2**63, got {v}")
+    if v >= below:
+        raise ValueError(f"{name}: expected a positive integer below 2**{below.bit_length() - 1}, got {v}")
     return v
 
 
@@ -211,7 +214,7 @@ def _optimizer_options(optimizer, learning_rate, alpha, momentum, nesterovs_mome
     o.beta_2 = _float(beta_2, "beta_2")
     o.epsilon = _float(epsilon, "epsilon")
     o.keep_state = bool(warm_start)
-    o.n_threads = 0 if n_threads is None else _thread_count(n_threads, "n_threads")
+    o.n_threads = 0 if n_threads is None else _positive_int(n_threads, "n_threads", below=_BELOW_THREADS)
     return o
 
 
@@ -465,7 +468,7 @@ class Network:
         """
         if n_threads is None:
             return self._net.predict(self._X(X))
-        return self._net.predict(self._X(X), _thread_count(n_threads, "n_threads"))
+        return self._net.predict(self._X(X), _positive_int(n_threads, "n_threads", below=_BELOW_THREADS))
 
     def forward(self, X) -> Trace:
         """Forward pass keeping every layer's z and a (see :class:`Trace`)."""

@@ -1,26 +1,10 @@
 """Thread count of bpnet's kernels (OpenMP when the build has it)."""
 from __future__ import annotations
 
-import operator
 from typing import Optional
 
 from . import _core
-
-# The C++ side counts threads in an int.
-_MAX_THREADS = 2**31 - 1
-
-
-def _thread_count(n, name: str) -> int:
-    """``n`` as a thread count (1 .. 2**31 - 1), or ValueError naming ``name``."""
-    if isinstance(n, bool):
-        raise ValueError(f"{name}: expected an integer >= 1, got {n!r}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise ValueError(f"{name}: expected an integer >= 1, got {n!r}") from None
-    if not 1 <= n <= _MAX_THREADS:
-        raise ValueError(f"{name}: expected an integer from 1 to {_MAX_THREADS}, got {n}")
-    return n
+from ._network import _BELOW_THREADS, _positive_int
 
 
 def get_num_threads() -> int:
@@ -44,4 +28,4 @@ def set_num_threads(n: Optional[int]) -> None:
     if n is None:
         _core.reset_num_threads()
         return
-    _core.set_num_threads(_thread_count(n, "n"))
+    _core.set_num_threads(_positive_int(n, "n", below=_BELOW_THREADS))
