@@ -9,13 +9,19 @@
 //       threads is given).
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "bpnet/threads.hpp"
 #include "kernels/gemm.hpp"
@@ -25,9 +31,40 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Allocates as NumPy does (numpy/_core/src/multiarray/alloc.c): malloc, and on Linux, for 4 MiB
+// or more, madvise(MADV_HUGEPAGE) from the first page boundary on. NumPy's operands and result
+// get transparent huge pages (where the system allows them on request), so bpnet's must too,
+// or the comparison measures the page size: fewer TLB misses on the 1024² and 2048² products.
 template <class T>
-std::vector<T> read_raw(const char* path, std::size_t n) {
-    std::vector<T> v(n);
+struct NumpyLikeAlloc {
+    using value_type = T;
+    NumpyLikeAlloc() = default;
+    template <class U>
+    NumpyLikeAlloc(const NumpyLikeAlloc<U>&) {}
+    T* allocate(std::size_t n) {
+        const std::size_t bytes = n * sizeof(T);
+        void* p = std::malloc(bytes);
+        if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        if (bytes >= (std::size_t(1) << 22)) {
+            const std::size_t offset = 4096 - reinterpret_cast<std::uintptr_t>(p) % 4096;
+            madvise(static_cast<char*>(p) + offset, bytes - offset, MADV_HUGEPAGE);
+        }
+#endif
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t) { std::free(p); }
+    template <class U>
+    bool operator==(const NumpyLikeAlloc<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const NumpyLikeAlloc<U>&) const { return false; }
+};
+template <class T>
+using Buf = std::vector<T, NumpyLikeAlloc<T>>;
+
+template <class T>
+Buf<T> read_raw(const char* path, std::size_t n) {
+    Buf<T> v(n);
     std::ifstream f(path, std::ios::binary);
     if (!f.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * sizeof(T))))
         throw std::runtime_error(std::string("cannot read ") + path);
@@ -38,7 +75,7 @@ template <class T>
 int run(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, int reps, char** files) {
     const auto A = read_raw<T>(files[0], m * k);
     const auto B = read_raw<T>(files[1], k * n);
-    std::vector<T> C(m * n);
+    Buf<T> C(m * n);
     const std::size_t lda = ta == Trans::N ? k : m, ldb = tb == Trans::N ? n : k;
     std::vector<double> t;
     for (int r = 0; r < reps + 1; ++r) {  // the first call warms up (page faults, buffers)
@@ -58,7 +95,7 @@ int run(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, int rep
 
 template <class T>
 int latency(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, long calls) {
-    std::vector<T> A(m * k, T(0.5)), B(k * n, T(0.25)), C(m * n, T(0));
+    Buf<T> A(m * k, T(0.5)), B(k * n, T(0.25)), C(m * n, T(0));
     const std::size_t lda = ta == Trans::N ? k : m, ldb = tb == Trans::N ? n : k;
     std::vector<double> t;
     for (int r = 0; r < 7; ++r) {
