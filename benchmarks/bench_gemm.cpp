@@ -4,6 +4,13 @@
 //   bench_gemm run f32|f64 NN|NT|TN|TT m n k threads reps A.bin B.bin C.bin
 //       A, B: raw row-major arrays (A (m,k) or (k,m), B (k,n) or (n,k), no padding).
 //       Prints "isa=<name> threads=<t> median_s=<s> min_s=<s>" and writes C (m, n).
+//   bench_gemm pair f32|f64 NN|NT|TN|TT m n k threads reps rounds BLAS A.bin B.bin C.bin
+//       The same product by the BLAS library BLAS (a shared object with cblas_sgemm/dgemm, as
+//       NumPy's bundled OpenBLAS: scipy_cblas_dgemm64_) and by bpnet, alternately in this one
+//       process on the same arrays: `rounds` rounds of `reps` timed calls each (after a warm-up
+//       call), so that a change in the machine's speed lands on both. Prints "isa=... blas_s=<s>
+//       bpnet_s=<s> ratio=<r>": medians over the rounds of the mean time per call, and the median
+//       of the per-round ratios blas time / bpnet time; writes bpnet's C.
 //   bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]
 //       Prints the median time per call in nanoseconds of repeated products (1 thread unless
 //       threads is given).
@@ -13,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <new>
 #include <stdexcept>
@@ -21,6 +29,11 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#include <unistd.h>
+#define BPNET_BENCH_DLOPEN 1
 #endif
 
 #include "bpnet/threads.hpp"
@@ -93,6 +106,93 @@ int run(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, int rep
     return 0;
 }
 
+#if defined(BPNET_BENCH_DLOPEN)
+// cblas_?gemm of a BLAS loaded with dlopen: NumPy's wheels bundle OpenBLAS with 64-bit integers
+// and prefixed names (scipy_cblas_dgemm64_); a system OpenBLAS has the plain LP64 names.
+struct Blas {
+    void* lib = nullptr;
+    void* gemm = nullptr;
+    bool ilp64 = false;
+    Blas(const char* path, bool f64) {
+        lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!lib) throw std::runtime_error(std::string("cannot load ") + path + ": " + dlerror());
+        const char* p = f64 ? "d" : "s";
+        const std::string ilp[] = {std::string("scipy_cblas_") + p + "gemm64_",
+                                   std::string("cblas_") + p + "gemm64_"};
+        for (const auto& name : ilp)
+            if ((gemm = dlsym(lib, name.c_str()))) {
+                ilp64 = true;
+                break;
+            }
+        if (!gemm) gemm = dlsym(lib, (std::string("cblas_") + p + "gemm").c_str());
+        if (!gemm) throw std::runtime_error(std::string("no cblas_") + p + "gemm in " + path);
+        for (const char* name : {"scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                                 "openblas_set_num_threads"})
+            if (void* f = dlsym(lib, name)) {
+                reinterpret_cast<void (*)(int)>(f)(bpnet::num_threads());
+                break;
+            }
+    }
+    // Row-major C = op(A) op(B), alpha 1, beta 0 (CblasRowMajor 101, NoTrans 111, Trans 112).
+    template <class T>
+    void run(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, const T* A,
+             std::size_t lda, const T* B, std::size_t ldb, T* C) const {
+        const int a = ta == Trans::T ? 112 : 111, b = tb == Trans::T ? 112 : 111;
+        if (ilp64)
+            reinterpret_cast<void (*)(int, int, int, long long, long long, long long, T, const T*,
+                                      long long, const T*, long long, T, T*, long long)>(gemm)(
+                101, a, b, (long long)m, (long long)n, (long long)k, T(1), A, (long long)lda, B,
+                (long long)ldb, T(0), C, (long long)n);
+        else
+            reinterpret_cast<void (*)(int, int, int, int, int, int, T, const T*, int, const T*,
+                                      int, T, T*, int)>(gemm)(101, a, b, int(m), int(n), int(k),
+                                                              T(1), A, int(lda), B, int(ldb),
+                                                              T(0), C, int(n));
+    }
+};
+
+template <class T>
+int pair(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, int reps, int rounds,
+         char** files) {
+    const Blas blas(files[0], sizeof(T) == 8);
+    const auto A = read_raw<T>(files[1], m * k);
+    const auto B = read_raw<T>(files[2], k * n);
+    Buf<T> C(m * n), Cb(m * n);
+    const std::size_t lda = ta == Trans::N ? k : m, ldb = tb == Trans::N ? n : k;
+    const std::function<void()> calls[2] = {
+        [&] { blas.run<T>(ta, tb, m, n, k, A.data(), lda, B.data(), ldb, Cb.data()); },
+        [&] {
+            bpnet::kernels::gemm<T>(ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, T(0),
+                                    C.data(), n);
+        }};
+    std::vector<double> t[2], ratio;
+    for (int r = 0; r < rounds; ++r) {
+        double s[2];
+        for (int lib = 0; lib < 2; ++lib) {
+            // Both libraries' idle threads spin for a while after a parallel call (OpenBLAS's
+            // for ~0.1 s) and would take a core from the other library's first calls.
+            if (bpnet::num_threads() > 1) usleep(150000);
+            calls[lib]();  // warm-up: page faults, buffers, thread start
+            const auto t0 = Clock::now();
+            for (int q = 0; q < reps; ++q) calls[lib]();
+            s[lib] = std::chrono::duration<double>(Clock::now() - t0).count() / reps;
+            t[lib].push_back(s[lib]);
+        }
+        ratio.push_back(s[0] / s[1]);
+    }
+    for (auto* v : {&t[0], &t[1], &ratio}) std::sort(v->begin(), v->end());
+    const auto med = [](const std::vector<double>& v) {
+        return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    };
+    std::printf("isa=%s threads=%d blas_s=%.9g bpnet_s=%.9g ratio=%.4f\n",
+                bpnet::kernels::isa_name(), bpnet::num_threads(), med(t[0]), med(t[1]),
+                med(ratio));
+    std::ofstream(files[3], std::ios::binary)
+        .write(reinterpret_cast<const char*>(C.data()), std::streamsize(C.size() * sizeof(T)));
+    return 0;
+}
+#endif
+
 template <class T>
 int latency(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, long calls) {
     Buf<T> A(m * k, T(0.5)), B(k * n, T(0.25)), C(m * n, T(0));
@@ -126,6 +226,16 @@ int main(int argc, char** argv) {
             return std::strcmp(argv[2], "f32") == 0 ? run<float>(ta, tb, m, n, k, reps, argv + 9)
                                                     : run<double>(ta, tb, m, n, k, reps, argv + 9);
         }
+#if defined(BPNET_BENCH_DLOPEN)
+        if (argc >= 14 && std::strcmp(argv[1], "pair") == 0) {
+            const Trans ta = trans_of(argv[3][0]), tb = trans_of(argv[3][1]);
+            const std::size_t m = std::stoul(argv[4]), n = std::stoul(argv[5]), k = std::stoul(argv[6]);
+            bpnet::set_num_threads(std::atoi(argv[7]));
+            const int reps = std::atoi(argv[8]), rounds = std::atoi(argv[9]);
+            return std::strcmp(argv[2], "f32") == 0 ? pair<float>(ta, tb, m, n, k, reps, rounds, argv + 10)
+                                                    : pair<double>(ta, tb, m, n, k, reps, rounds, argv + 10);
+        }
+#endif
         if (argc >= 8 && std::strcmp(argv[1], "latency") == 0) {
             const Trans ta = trans_of(argv[3][0]), tb = trans_of(argv[3][1]);
             const std::size_t m = std::stoul(argv[4]), n = std::stoul(argv[5]), k = std::stoul(argv[6]);
@@ -140,6 +250,7 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr,
                  "usage: bench_gemm run f32|f64 NN|NT|TN|TT m n k threads reps A B C\n"
+                 "       bench_gemm pair f32|f64 NN|NT|TN|TT m n k threads reps rounds BLAS A B C\n"
                  "       bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]\n");
     return 2;
 }

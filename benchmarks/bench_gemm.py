@@ -11,6 +11,10 @@ arrays (OMP_NUM_THREADS and bpnet's own thread setting), checks bpnet's answer a
 and prints medians (or, with --stat min, the fastest run) and the ratio bpnet / NumPy
 (> 1: bpnet faster). --rounds N alternates the two N times per case and reports the median of
 the rounds, so a burst of load on a shared machine does not land on one library only.
+--paired goes further: the C++ program loads NumPy's own BLAS library (the file threadpoolctl
+reports) and times it and bpnet alternately in one process, on the same arrays, round after
+round, and the ratio is the median of the per-round ratios; a machine whose speed drifts
+minute to minute (a shared VM) then moves both libraries alike.
 """
 
 from __future__ import annotations
@@ -91,6 +95,25 @@ def time_bpnet(exe, form, m, n, k, a, b, threads, reps, stat, tmp: Path):
     return float(fields[f"{stat}_s"]), fields["isa"], c
 
 
+def time_pair(exe, blas, form, m, n, k, a, b, threads, reps, rounds, tmp: Path):
+    """(BLAS seconds, bpnet seconds, median per-round ratio, isa, bpnet's C) from `pair` mode."""
+    fa, fb, fc = tmp / "a.bin", tmp / "b.bin", tmp / "c.bin"
+    a.tofile(fa)
+    b.tofile(fb)
+    dt = "f32" if a.dtype == np.float32 else "f64"
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
+        env["GOMP_SPINCOUNT"] = "20000"
+    time.sleep(0.5)
+    out = subprocess.run([str(exe), "pair", dt, form, str(m), str(n), str(k), str(threads),
+                          str(reps), str(rounds), blas, str(fa), str(fb), str(fc)], check=True,
+                         env=env, capture_output=True, text=True).stdout
+    fields = dict(kv.split("=") for kv in out.split())
+    c = np.fromfile(fc, dtype=a.dtype).reshape(m, n)
+    return (float(fields["blas_s"]), float(fields["bpnet_s"]), float(fields["ratio"]),
+            fields["isa"], c)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--exe", type=Path, help="bench_gemm program (default: build it)")
@@ -105,10 +128,16 @@ def main(argv=None) -> int:
     p.add_argument("--stat", choices=("median", "min"), default="median",
                    help="statistic of the timed runs (min: the least disturbed run, for a "
                         "shared, noisy machine)")
-    p.add_argument("--rounds", type=int, default=1,
+    p.add_argument("--rounds", type=int, default=None,
                    help="time NumPy and bpnet alternately this many times per case and report "
-                        "the median of the rounds (default 1)")
+                        "the median of the rounds (default 1; 7 with --paired)")
+    p.add_argument("--paired", action="store_true",
+                   help="time NumPy's BLAS library and bpnet alternately inside one process "
+                        "(the C++ program loads the BLAS file that threadpoolctl reports)")
     args = p.parse_args(argv)
+    rounds = args.rounds if args.rounds is not None else (7 if args.paired else 1)
+    if rounds < 1 or args.runs < 0:
+        p.error("--rounds must be >= 1 and --runs >= 0")
 
     exe = args.exe or build(args.build_dir)
     try:
@@ -120,10 +149,14 @@ def main(argv=None) -> int:
         print("threadpoolctl is required: pip install threadpoolctl", file=sys.stderr)
         return 2
     numpy_product("NN", np.ones((2, 2)), np.ones((2, 2)))
-    info = [(d.get("internal_api"), d.get("version"), d.get("architecture"))
-            for d in threadpoolctl.threadpool_info() if d.get("user_api") == "blas"]
+    blas_libs = [d for d in threadpoolctl.threadpool_info() if d.get("user_api") == "blas"]
+    info = [(d.get("internal_api"), d.get("version"), d.get("architecture")) for d in blas_libs]
+    if args.paired and not blas_libs:
+        print("--paired: threadpoolctl finds no BLAS library loaded by NumPy", file=sys.stderr)
+        return 2
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"NumPy {np.__version__}, BLAS {info}")
+          f"NumPy {np.__version__}, BLAS {info}"
+          + (f"; paired in one process, {rounds} rounds" if args.paired else ""))
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
             print(f"# warning: {var}={os.environ[var]} is set; unset it for a fair baseline")
@@ -153,18 +186,23 @@ def main(argv=None) -> int:
                 for threads in (int(t) for t in args.threads.split(",")):
                     est = flop / (50e9 * threads)
                     reps = args.runs or int(min(200, max(7, 0.3 / est)))
-                    t_nps, t_bps = [], []
-                    for _ in range(max(1, args.rounds)):
-                        t_nps.append(time_numpy(form, a, b, threads, reps, args.stat))
-                        t_bp, isa, c = time_bpnet(exe, form, m, n, k, a, b, threads, reps,
-                                                  args.stat, tmp)
-                        t_bps.append(t_bp)
-                    t_np, t_bp = float(np.median(t_nps)), float(np.median(t_bps))
+                    if args.paired:
+                        t_np, t_bp, ratio, isa, c = time_pair(
+                            exe, blas_libs[0]["filepath"], form, m, n, k, a, b, threads,
+                            args.runs or max(1, reps // 4), rounds, tmp)
+                    else:
+                        t_nps, t_bps = [], []
+                        for _ in range(rounds):
+                            t_nps.append(time_numpy(form, a, b, threads, reps, args.stat))
+                            t_bp, isa, c = time_bpnet(exe, form, m, n, k, a, b, threads, reps,
+                                                      args.stat, tmp)
+                            t_bps.append(t_bp)
+                        t_np, t_bp = float(np.median(t_nps)), float(np.median(t_bps))
+                        ratio = t_np / t_bp
                     scale = np.abs(ref).max() * np.sqrt(k)
                     err = float(np.abs(c - ref).max() / scale)
                     good = err < 50 * np.finfo(dt).eps
                     ok &= good
-                    ratio = t_np / t_bp
                     worst = min(worst, ratio)
                     print(f"{label:26s} {form:4s} {dtype:7s} {threads:3d} {flop / t_np / 1e9:10.1f} "
                           f"{flop / t_bp / 1e9:10.1f} {ratio:6.2f}  {isa:7s} {err:.1e}"
