@@ -17,7 +17,7 @@ from scipy import sparse  # noqa: E402
 from sklearn import neural_network as sk  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_classification, make_multilabel_classification, make_regression  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -58,6 +58,25 @@ SMALL = dict(hidden_layer_sizes=(12,), max_iter=30, learning_rate_init=0.02, ran
 @parametrize_with_checks([MLPRegressor(), MLPClassifier()])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+# scikit-learn's set_output and feature-name checks, which parametrize_with_checks does not
+# yield: they apply since transform (bpnet's, not in scikit-learn's MLP) comes with set_output.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# (the checks fit on a DataFrame and transform an array, and the reverse, on purpose)
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names:UserWarning")
+@pytest.mark.filterwarnings("ignore:X has feature names, but:UserWarning")
+@pytest.mark.parametrize("check", [
+    "check_set_output_transform", "check_set_output_transform_pandas",
+    "check_global_output_transform_pandas", "check_transformer_get_feature_names_out",
+    "check_transformer_get_feature_names_out_pandas", "check_get_feature_names_out_error",
+])
+@pytest.mark.parametrize("est", [MLPRegressor, MLPClassifier])
+def test_sklearn_set_output_checks(est, check):
+    from sklearn.utils import estimator_checks
+    if "pandas" in check:
+        pytest.importorskip("pandas")
+    getattr(estimator_checks, check)(est.__name__, est(max_iter=20))
 
 
 # ---------------------------------------------------------------- the constructor
@@ -125,16 +144,55 @@ def test_float32_is_trained_and_kept_in_float32(reg_data, clf_data):
     est = quiet_fit(MLPRegressor(**SMALL), X.astype(np.float32), y)
     assert est._net.dtype == np.float32
     assert all(c.dtype == np.float32 for c in est.coefs_ + est.intercepts_)
-    assert est.predict(X).dtype == np.float32
-    assert est.transform(X).dtype == np.float32
+    assert est.predict(X.astype(np.float32)).dtype == np.float32
+    assert est.transform(X.astype(np.float32)).dtype == np.float32
     est64 = quiet_fit(MLPRegressor(**SMALL), X.astype(np.int64), y)
     assert est64._net.dtype == np.float64 and est64.predict(X).dtype == np.float64
     Xc, yc = clf_data
     clf32 = quiet_fit(MLPClassifier(**SMALL), Xc.astype(np.float32), yc)
     clf64 = quiet_fit(MLPClassifier(**SMALL), Xc, yc)
-    assert clf32.predict_proba(Xc).dtype == np.float32
+    assert clf32.predict_proba(Xc.astype(np.float32)).dtype == np.float32
     # same initial weights (drawn in float64, then rounded): the same model up to rounding
     np.testing.assert_allclose(clf32.predict_proba(Xc), clf64.predict_proba(Xc), atol=1e-4)
+
+
+@pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("X_dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_output_dtype_is_scikit_learns(fit_dtype, X_dtype, kind, clf_data):
+    """As scikit-learn's MLP (X @ coefs_ promotes): float32 out only when the model and the
+    given X both are float32; a float32 model given float64 X answers in float64."""
+    X, y = clf_data
+    X = np.round(X * 4)  # whole numbers: the same values in every X dtype
+    yr = X[:, 0] - X[:, 1]
+    pairs = [(MLPClassifier, sk.MLPClassifier, y), (MLPRegressor, sk.MLPRegressor, yr)]
+    Xt = X.astype(X_dtype)
+    Xt = sparse.csr_matrix(Xt) if kind == "csr" else Xt
+    for ours, theirs, target in pairs:
+        params = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+        mine = quiet_fit(ours(**params), X.astype(fit_dtype), target)
+        ref = quiet_fit(theirs(**params), X.astype(fit_dtype), target)
+        methods = ["predict"] + (["predict_proba", "predict_log_proba"] if ours is MLPClassifier else [])
+        for method in methods:
+            want = getattr(ref, method)(Xt).dtype
+            assert getattr(mine, method)(Xt).dtype == want, (ours.__name__, method)
+        # transform (bpnet's own) follows predict's rule
+        want = np.result_type(np.float64 if X_dtype is np.int64 else X_dtype, fit_dtype)
+        assert mine.transform(Xt).dtype == want
+        assert isinstance(mine.score(Xt, target), float)
+
+
+def test_output_in_the_models_dtype_is_not_copied(reg_data):
+    """No extra copy when X's dtype is the model's: predict hands back the network's array."""
+    X, y = reg_data
+    est = quiet_fit(MLPRegressor(**SMALL), X, y)
+    from bpnet import estimators
+    out = np.empty((3, 1))
+    assert estimators._output_dtype(out, X) is out
+    out32 = np.empty((3, 1), np.float32)
+    assert estimators._output_dtype(out32, X.astype(np.float32)) is out32
+    assert estimators._output_dtype(out32, X).dtype == np.float64
+    assert est.predict(X).dtype == np.float64
 
 
 def test_values_beyond_float32_are_refused_when_a_float32_model_continues(reg_data):
@@ -430,6 +488,32 @@ def test_transform_is_the_last_hidden_layer(reg_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert pipe.fit_transform(X, y).shape == (len(X), 3)
+
+
+def test_set_output_pipelines_and_transform_names(clf_data):
+    """scikit-learn's Pipeline.set_output asks every step with a transform for set_output:
+    a pipeline ending in bpnet's estimator (which has transform, scikit-learn's has not) must
+    accept it as one ending in scikit-learn's does, and transform then follows it."""
+    pd = pytest.importorskip("pandas")
+    X, y = clf_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    for ours, theirs in [(MLPClassifier, sk.MLPClassifier), (MLPRegressor, sk.MLPRegressor)]:
+        target = y if ours is MLPClassifier else X[:, 0]
+        want = quiet_fit(make_pipeline(StandardScaler(), theirs(**SMALL)).set_output(transform="pandas"),
+                         df, target).predict(df)
+        pipe = make_pipeline(StandardScaler(), ours(**SMALL)).set_output(transform="pandas")
+        assert quiet_fit(pipe, df, target).predict(df).shape == want.shape
+    est = quiet_fit(MLPClassifier(**SMALL), df, y).set_output(transform="pandas")
+    out = est.transform(df)
+    assert isinstance(out, pd.DataFrame) and list(out.index) == list(df.index)
+    assert list(out.columns) == [f"mlpclassifier{i}" for i in range(12)]
+    np.testing.assert_array_equal(out.to_numpy(), est.set_output(transform="default").transform(df))
+    assert list(est.get_feature_names_out()) == list(out.columns)
+    # no hidden layer: transform is X, its columns keep their names
+    lin = quiet_fit(MLPRegressor(hidden_layer_sizes=(), max_iter=5), df, X[:, 0])
+    assert list(lin.set_output(transform="pandas").transform(df).columns) == list(df.columns)
+    with pytest.raises(NotFittedError):
+        MLPRegressor().get_feature_names_out()
 
 
 def test_n_threads_gives_the_same_model(reg_data):

@@ -32,7 +32,8 @@ import numpy as np
 import scipy.optimize
 from scipy import sparse
 
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
+                          OneToOneFeatureMixin, RegressorMixin, TransformerMixin, is_classifier)
 from sklearn.exceptions import ConvergenceWarning
 try:  # scikit-learn >= 1.6
     from sklearn.utils import TransformerTags
@@ -88,6 +89,14 @@ def _dense(X, dtype):
     if sparse.issparse(X):
         X = X.toarray()
     return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _output_dtype(out, X):
+    """``out`` as scikit-learn's MLP would return it for the validated ``X``: float32 only when
+    X and the model both are float32, float64 otherwise (its ``X @ coefs_`` promotes). A
+    float32 model computes in float32 either way; the cast to float64 is of the output only,
+    and there is no copy when the dtypes already agree."""
+    return out.astype(np.result_type(X.dtype, out.dtype), copy=False)
 
 
 def _json_scalar(v):
@@ -156,8 +165,13 @@ class _ParamsView:
             dst[...] = src
 
 
-class _BaseMLP(BaseEstimator):
-    """Shared fitting code of :class:`MLPRegressor` and :class:`MLPClassifier`."""
+class _BaseMLP(TransformerMixin, BaseEstimator):
+    """Shared fitting code of :class:`MLPRegressor` and :class:`MLPClassifier`.
+
+    ``TransformerMixin`` for ``transform`` (not in scikit-learn's MLP): it brings
+    ``set_output``, without which scikit-learn refuses ``Pipeline.set_output`` for any pipeline
+    that ends in an estimator with a ``transform`` method.
+    """
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -238,12 +252,14 @@ class _BaseMLP(BaseEstimator):
         return "_net" in self.__dict__
 
     def _forward_output(self, X):
-        """Validated X -> network output (n_samples, n_outputs_) of the network's dtype."""
+        """Validated X -> network output (n_samples, n_outputs_), float32 only when X and the
+        network both are (see :func:`_output_dtype`)."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
                           reset=False)
         with _thread_count(self.n_threads):
-            return self._net.predict(_dense(X, self._net.dtype))
+            out = self._net.predict(_dense(X, self._net.dtype))
+        return _output_dtype(out, X)
 
     # ------------------------------------------------------------------ fitting
     def _initialize(self, layer_units, hidden_acts, dtype, random_state):
@@ -655,15 +671,42 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
                           reset=False)
-        X = _dense(X, self._net.dtype)
-        if self.n_layers_ == 2:
-            return X.copy()
+        if self.n_layers_ == 2:  # a copy of X, of the dtype predict's output would have
+            return np.array(_dense(X, np.result_type(X.dtype, self._net.dtype)))
         with _thread_count(self.n_threads):
-            return np.array(self._net.forward(X).a[-2])
+            hidden = self._net.forward(_dense(X, self._net.dtype)).a[-2]
+        return hidden.astype(np.result_type(X.dtype, hidden.dtype))  # a copy, not a view of the trace
 
     def fit_transform(self, X, y, **fit_params):
         """``fit(X, y, **fit_params)``, then :meth:`transform` of X."""
         return self.fit(X, y, **fit_params).transform(X)
+
+    @property
+    def _n_features_out(self):
+        """Columns of :meth:`transform`'s output (``ClassNamePrefixFeaturesOutMixin``'s name)."""
+        net = self.__dict__.get("_net")
+        if net is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '_n_features_out'")
+        return net.layer_sizes[-2]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of :meth:`transform`'s columns: ``"mlpclassifier0"``, ... (the class name and
+        the unit's index in the last hidden layer), or the input features' names when there is
+        no hidden layer (``transform`` then returns X). Used by ``set_output``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against ``feature_names_in_`` (when set) or ``n_features_in_``.
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        check_is_fitted(self)
+        if self.n_layers_ == 2:
+            return OneToOneFeatureMixin.get_feature_names_out(self, input_features)
+        return ClassNamePrefixFeaturesOutMixin.get_feature_names_out(self, input_features)
 
     def __getstate__(self):
         # The network travels as bpnet's model file (parameters and optimizer state).
@@ -861,7 +904,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         + """
     Notes
     -----
-    float32 input is trained, stored and predicted in float32; anything else in float64.
+    float32 input is trained and stored in float32; anything else in float64. Outputs
+    (``predict``, ``predict_proba``, ``transform``) follow scikit-learn's rule: float32 only
+    when the model and X both are; a float32 model given float64 X computes in float32 and
+    returns float64 (a cast of the output; no copy when the dtypes agree).
+    ``transform`` and ``set_output`` (pandas or polars output for ``transform``) are beyond
+    scikit-learn's MLP; ``get_feature_names_out`` names the hidden units ``"mlpregressor0"``,
+    ... (or ``"mlpclassifier0"``, ...).
     Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
     If the loss becomes non-finite in sgd/adam, training stops with the last finite weights
     and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
@@ -1044,7 +1093,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         + """
     Notes
     -----
-    float32 input is trained, stored and predicted in float32; anything else in float64.
+    float32 input is trained and stored in float32; anything else in float64. Outputs
+    (``predict``, ``predict_proba``, ``transform``) follow scikit-learn's rule: float32 only
+    when the model and X both are; a float32 model given float64 X computes in float32 and
+    returns float64 (a cast of the output; no copy when the dtypes agree).
+    ``transform`` and ``set_output`` (pandas or polars output for ``transform``) are beyond
+    scikit-learn's MLP; ``get_feature_names_out`` names the hidden units ``"mlpregressor0"``,
+    ... (or ``"mlpclassifier0"``, ...).
     Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
     If the loss becomes non-finite in sgd/adam, training stops with the last finite weights
     and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
