@@ -59,6 +59,13 @@ bool known(Loss l) {
     return false;
 }
 
+// Throws std::invalid_argument when `name`, a buffer of count > 0 values, is a null pointer.
+void check_pointer(const char* call, const char* name, const void* p, std::size_t count) {
+    if (!p && count > 0)
+        throw std::invalid_argument(std::string(call) + ": " + name + " is a null pointer, expected " +
+                                    std::to_string(count) + " values");
+}
+
 // Bytes of memory this machine has; 0 if unknown.
 double physical_memory_bytes() {
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
@@ -145,6 +152,34 @@ Network<T>::Network(std::vector<std::size_t> layer_sizes, const std::string& act
                                    activation, output_activation),
               loss_from_name(loss), seed) {}
 
+// A moved-from network is left empty (see network.hpp), never half-moved.
+template <class T>
+Network<T>::Network(Network&& other) noexcept
+    : sizes_(std::move(other.sizes_)), acts_(std::move(other.acts_)), loss_(other.loss_),
+      offsets_(std::move(other.offsets_)), params_(std::move(other.params_)),
+      grads_(std::move(other.grads_)), state_(std::move(other.state_)) {
+    other.sizes_.clear(), other.acts_.clear(), other.offsets_.clear();
+    other.params_.clear(), other.grads_.clear(), other.state_ = TrainState<T>{};
+}
+
+template <class T>
+Network<T>& Network<T>::operator=(Network&& other) noexcept {
+    if (this == &other) return *this;  // a self-move keeps the network
+    sizes_ = std::move(other.sizes_), acts_ = std::move(other.acts_), loss_ = other.loss_;
+    offsets_ = std::move(other.offsets_), params_ = std::move(other.params_);
+    grads_ = std::move(other.grads_), state_ = std::move(other.state_);
+    other.sizes_.clear(), other.acts_.clear(), other.offsets_.clear();
+    other.params_.clear(), other.grads_.clear(), other.state_ = TrainState<T>{};
+    return *this;
+}
+
+template <class T>
+void Network<T>::check_not_empty(const char* call) const {
+    if (empty())
+        throw std::invalid_argument(std::string(call) +
+                                    ": the network is empty (moved from); assign a network to it first");
+}
+
 template <class T>
 std::size_t Network<T>::weight_offset(std::size_t l) const {
     if (l >= num_layers())
@@ -160,6 +195,7 @@ std::size_t Network<T>::bias_offset(std::size_t l) const {
 
 template <class T>
 void Network<T>::init_params(std::uint64_t seed) {
+    check_not_empty("init_params");
     detail::NetworkGuard::Writer lock(guard_);
     // Glorot uniform as scikit-learn: bound = sqrt(f / (fan_in + fan_out)), f = 2 for a
     // sigmoid layer and 6 otherwise; W and b both drawn from U(−bound, bound).
@@ -438,6 +474,8 @@ void Network<T>::forward_rows(const T* X, std::size_t r0, std::size_t r1, T* con
 
 template <class T>
 void Network<T>::forward(const T* X, std::size_t n, T* const* z, T* const* a) const {
+    check_not_empty("forward");
+    check_pointer("forward", "X", X, n * n_inputs());
     detail::NetworkGuard::Reader lock(guard_);
     check_finite("X", X, n * n_inputs());
     // Cut as backward cuts the batch, so forward + backward gives fit's bits.
@@ -486,12 +524,16 @@ void predict_rows(const Network<T>& net, const T* X, std::size_t n, T* out, bool
 
 template <class T>
 void Network<T>::predict(const T* X, std::size_t n, T* out) const {
+    check_not_empty("predict");
+    check_pointer("predict", "X", X, n * n_inputs());
+    check_pointer("predict", "out", out, n * n_outputs());
     detail::NetworkGuard::Reader lock(guard_);
     predict_rows(*this, X, n, out, true);  // checks X as it goes: no pass of its own, no allocation
 }
 
 template <class T>
 std::vector<T> Network<T>::predict(const std::vector<T>& X) const {
+    check_not_empty("predict");
     if (X.size() % n_inputs() != 0)
         throw std::invalid_argument("predict: X has " + std::to_string(X.size()) +
                                     " values, expected a multiple of " + std::to_string(n_inputs()) +
@@ -619,6 +661,9 @@ double mean_loss(const Network<T>& net, const T* X, const T* Y, std::size_t n, c
 
 template <class T>
 double Network<T>::loss(const T* X, const T* Y, std::size_t n, const T* w, double alpha) const {
+    check_not_empty("loss");
+    check_pointer("loss", "X", X, n * n_inputs());
+    check_pointer("loss", "y", Y, n * n_outputs());
     detail::NetworkGuard::Reader lock(guard_);
     check_batch(*this, X, Y, n, w, alpha);
     return mean_loss(*this, X, Y, n, w, alpha);
@@ -767,6 +812,10 @@ void Network<T>::finish_gradient(const Unfinished& u, T* grad, std::size_t i0,
 template <class T>
 double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
                             T* const* delta, T* grad, const T* w, double alpha) const {
+    check_not_empty("backward");
+    check_pointer("backward", "X", X, n * n_inputs());
+    check_pointer("backward", "y", Y, n * n_outputs());
+    check_pointer("backward", "grad", grad, num_params());
     detail::NetworkGuard::Reader lock(guard_);
     // X is the one forward(X, n, z, a) checked; everything else here
     check_batch(*this, static_cast<const T*>(nullptr), Y, n, w, alpha);
@@ -1025,6 +1074,8 @@ void prepare_state(TrainState<T>& s, const FitOptions& o, std::size_t np) {
 
 template <class T>
 void Network<T>::step(const T* grad, const FitOptions& o) {
+    check_not_empty("step");
+    check_pointer("step", "gradient", grad, num_params());
     detail::NetworkGuard::Writer lock(guard_);
     check_options(o);
     check_finite("gradient", grad, num_params());
@@ -1088,6 +1139,9 @@ double score_rows(const Network<T>& net, const T* X, const T* Y, std::size_t n, 
 template <class T>
 double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::string& metric_name,
                          const T* w) const {
+    check_not_empty("score");
+    check_pointer("score", "X", X, n * n_inputs());
+    check_pointer("score", "y", Y, n * n_outputs());
     detail::NetworkGuard::Reader lock(guard_);
     const Metric metric = parse_metric(metric_name, "metric");
     check_batch(*this, X, Y, n, w, 0.0);
@@ -1097,6 +1151,13 @@ double Network<T>::score(const T* X, const T* Y, std::size_t n, const std::strin
 template <class T>
 History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions& o, const T* w,
                         const ValidationData<T>* val) {
+    check_not_empty("fit");
+    check_pointer("fit", "X", X, n * n_inputs());
+    check_pointer("fit", "y", Y, n * n_outputs());
+    if (val) {
+        check_pointer("fit", "X_val", val->X, val->n * n_inputs());
+        check_pointer("fit", "y_val", val->Y, val->n * n_outputs());
+    }
     detail::NetworkGuard::Writer lock(guard_);
     // Everything is checked before any weight changes.
     check_options(o);

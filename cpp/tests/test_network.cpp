@@ -521,4 +521,60 @@ TEST_CASE("same seed, same weights") {
     CHECK(!std::equal(a.params(), a.params() + a.num_params(), c.params()));
 }
 
+TEST_CASE("a moved-from network is empty and refuses every computing call") {
+    Network<double> a({2, 3, 1}, "tanh", "identity", "squared_error", 5);
+    const std::vector<double> X = {0.1, 0.2, 0.3, 0.4}, Y = {1, 0};
+    std::vector<double> out(2), grad(a.num_params()), want = a.predict(X);
+    Network<double> b = std::move(a);
+    CHECK(b.predict(X) == want);
+    CHECK(a.empty() && a.num_layers() == 0 && a.n_inputs() == 0 && a.n_outputs() == 0 &&
+          a.num_params() == 0);
+    bpnet::FitOptions o;
+    o.epochs = 1;
+    double* z[1] = {out.data()};
+    CHECK_INVALID(a.predict(X.data(), 2, out.data()), "predict: the network is empty (moved from)");
+    CHECK_INVALID(a.predict(X), "predict: the network is empty");
+    CHECK_INVALID(a.forward(X.data(), 2, z, z), "forward: the network is empty");
+    CHECK_INVALID(a.loss(X.data(), Y.data(), 2), "loss: the network is empty");
+    CHECK_INVALID(a.backward(X.data(), Y.data(), 2, z, z, z, grad.data()), "backward: the network is empty");
+    CHECK_INVALID(a.fit(X.data(), Y.data(), 2, o), "fit: the network is empty");
+    CHECK_INVALID(a.step(grad.data(), o), "step: the network is empty");
+    CHECK_INVALID(a.score(X.data(), Y.data(), 2, "r2"), "score: the network is empty");
+    CHECK_INVALID(a.init_params(1), "init_params: the network is empty");
+    CHECK_INVALID(a.save("never-written.bpnet"), "layer_sizes");
+    CHECK_THROWS_AS(a.weights(0), std::out_of_range);
+    // moved into by assignment: the source is emptied; a self-move keeps the network
+    Network<double> c({1, 1}, "identity");
+    c = std::move(b);
+    CHECK(b.empty() && c.predict(X) == want);
+    Network<double>& same = c;
+    c = std::move(same);
+    CHECK(!c.empty() && c.predict(X) == want);
+    // and usable again once a network is assigned to it
+    a = c;
+    CHECK(a.predict(X) == want);
+    a.params()[0] += 1;  // a copy is independent
+    CHECK(c.predict(X) == want && a.predict(X) != want);
+}
+
+TEST_CASE("null buffers throw std::invalid_argument, never read") {
+    Network<float> net({2, 3, 1}, "relu");
+    const std::vector<float> X = {1, 2, 3, 4}, Y = {1, 0};
+    std::vector<float> out(2), grad(net.num_params());
+    float* z[2] = {nullptr, nullptr};
+    bpnet::FitOptions o;
+    CHECK_INVALID(net.predict(nullptr, 2, out.data()), "predict: X is a null pointer, expected 4 values");
+    CHECK_INVALID(net.predict(X.data(), 2, nullptr), "predict: out is a null pointer");
+    CHECK_INVALID(net.forward(nullptr, 2, z, z), "forward: X is a null pointer");
+    CHECK_INVALID(net.loss(X.data(), nullptr, 2), "loss: y is a null pointer");
+    CHECK_INVALID(net.backward(X.data(), Y.data(), 2, z, z, z, nullptr), "backward: grad is a null pointer");
+    CHECK_INVALID(net.fit(nullptr, Y.data(), 2, o), "fit: X is a null pointer");
+    CHECK_INVALID(net.step(nullptr, o), "step: gradient is a null pointer");
+    CHECK_INVALID(net.score(nullptr, Y.data(), 2, "r2"), "score: X is a null pointer");
+    bpnet::ValidationData<float> val;
+    val.n = 1;
+    CHECK_INVALID(net.fit(X.data(), Y.data(), 2, o, nullptr, &val), "fit: X_val is a null pointer");
+    net.predict(nullptr, 0, nullptr);  // no rows: nothing to read or write
+}
+
 TEST_MAIN()

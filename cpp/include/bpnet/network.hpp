@@ -213,12 +213,22 @@ public:
             const std::string& output_activation = "identity",
             const std::string& loss = "squared_error", std::uint64_t seed = 0);
 
-    std::size_t num_layers() const { return sizes_.size() - 1; }  // L
+    // A copy is an independent network (parameters and optimizer state; a fresh guard).
+    // A moved-from network is empty: num_layers(), n_inputs(), n_outputs() and num_params()
+    // are 0, and predict, forward, loss, backward, fit, step, score and init_params throw
+    // std::invalid_argument until a network is assigned to it.
+    Network(const Network&) = default;
+    Network& operator=(const Network&) = default;
+    Network(Network&& other) noexcept;
+    Network& operator=(Network&& other) noexcept;
+
+    bool empty() const { return sizes_.size() < 2; }  // moved from
+    std::size_t num_layers() const { return empty() ? 0 : sizes_.size() - 1; }  // L
     const std::vector<std::size_t>& layer_sizes() const { return sizes_; }
     const std::vector<Activation>& activations() const { return acts_; }
     Loss loss_kind() const { return loss_; }
-    std::size_t n_inputs() const { return sizes_.front(); }
-    std::size_t n_outputs() const { return sizes_.back(); }
+    std::size_t n_inputs() const { return empty() ? 0 : sizes_.front(); }
+    std::size_t n_outputs() const { return empty() ? 0 : sizes_.back(); }
     std::size_t num_params() const { return params_.size(); }
     std::size_t weight_offset(std::size_t l) const;  // l in 0..L-1
     std::size_t bias_offset(std::size_t l) const;
@@ -241,6 +251,10 @@ public:
     // The same numbers on every platform for the same seed. Resets the optimizer state.
     void init_params(std::uint64_t seed);
 
+    // Buffers are raw pointers: a null one where n (or num_params()) says values are expected
+    // throws std::invalid_argument; that a buffer is as long as n says is the caller's promise
+    // (predict(const std::vector<T>&) is the overload that checks its length).
+    //
     // out (n, n_L) = network(X (n, n_0)). Writes only to out; safe to call from several threads.
     // Throws std::invalid_argument if X holds NaN or inf (out then holds some rows or none).
     void predict(const T* X, std::size_t n, T* out) const;
@@ -291,6 +305,8 @@ public:
     static void check_weights(const char* name, const T* w, std::size_t n);
 
 private:
+    // Throws std::invalid_argument naming `call` when the network is empty (moved from).
+    void check_not_empty(const char* call) const;
     // A batch's rows are cut into row_chunks(n) chunks for forward and backward; the chunks run
     // on separate threads when there are some. The cut depends on n and the layer sizes only,
     // never on the thread count, so the gradient's sums (and the weights) are the same bits for
