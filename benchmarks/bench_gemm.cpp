@@ -7,10 +7,10 @@
 //   bench_gemm pair f32|f64 NN|NT|TN|TT m n k threads reps rounds BLAS A.bin B.bin C.bin
 //       The same product by the BLAS library BLAS (a shared object with cblas_sgemm/dgemm, as
 //       NumPy's bundled OpenBLAS: scipy_cblas_dgemm64_) and by bpnet, alternately in this one
-//       process on the same arrays: `rounds` rounds of `reps` timed calls each (after a warm-up
-//       call), so that a change in the machine's speed lands on both. Prints "isa=... blas_s=<s>
-//       bpnet_s=<s> ratio=<r>": medians over the rounds of the mean time per call, and the median
-//       of the per-round ratios blas time / bpnet time; writes bpnet's C.
+//       process on the same arrays: `rounds` rounds of `reps` timed calls each, after 30 ms of
+//       warm-up calls, so that a change in the machine's speed lands on both. Prints
+//       "isa=... blas_s=<s> bpnet_s=<s> ratio=<r>": medians over the rounds of the mean time per
+//       call, and the median of the per-round ratios blas time / bpnet time; writes bpnet's C.
 //   bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]
 //       Prints the median time per call in nanoseconds of repeated products (1 thread unless
 //       threads is given).
@@ -172,7 +172,12 @@ int pair(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, int re
             // Both libraries' idle threads spin for a while after a parallel call (OpenBLAS's
             // for ~0.1 s) and would take a core from the other library's first calls.
             if (bpnet::num_threads() > 1) usleep(150000);
-            calls[lib]();  // warm-up: page faults, buffers, thread start
+            // Warm-up, 30 ms of calls (at least one: page faults, buffers): on a VM, a vCPU
+            // idle for a while is slow to come back, and the first products on 2 threads after
+            // an idle spell ran up to 10x slower for ~10 ms (128^3: 400 us per call, then 36).
+            const auto w0 = Clock::now();
+            do calls[lib]();
+            while (std::chrono::duration<double>(Clock::now() - w0).count() < 0.03);
             const auto t0 = Clock::now();
             for (int q = 0; q < reps; ++q) calls[lib]();
             s[lib] = std::chrono::duration<double>(Clock::now() - t0).count() / reps;
