@@ -285,3 +285,53 @@ def test_doc_snippets_run(tmp_path, monkeypatch):
     assert namespace["h"].epochs_run == 5 and np.isfinite(namespace["h"].loss).all()  # fit_blocks
     if skipped:
         pytest.skip(f"snippet(s) {skipped} need dask-ml and scikit-learn (pip install dask-ml)")
+
+
+def _adam_state(net):
+    s = net._net.train_state
+    return net.params.copy(), s["t"], np.array(s["m"]), np.array(s["v"])
+
+
+def _same_state(a, b):
+    return (a[0].tobytes() == b[0].tobytes() and a[1] == b[1]
+            and a[2].tobytes() == b[2].tobytes() and a[3].tobytes() == b[3].tobytes())
+
+
+def test_a_bad_block_puts_back_the_epoch_start_and_names_its_rows(tmp_path):
+    # NaN in the last block is found only when that block is reached: the blocks before it
+    # must not stay half-trained, and the message must say where in the file it is
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 3)), rng.normal(size=(50, 1))
+    net = bpnet.Network((3, 4, 1), seed=0)
+    fit_blocks(net, X, y, batch_size=5, block_rows=10, optimizer="adam", learning_rate=0.01)
+    before = _adam_state(net)
+    X[45, 1] = np.nan
+    with pytest.raises(ValueError, match=r"block of rows 40 to 49 \(epoch 1\).*NaN"):
+        fit_blocks(net, X, y, batch_size=5, block_rows=10, optimizer="adam", learning_rate=0.01)
+    assert _same_state(_adam_state(net), before)
+    # a raw file truncated between epochs: the epoch that meets the gap is undone
+    X[45, 1] = 0.0
+    X.tofile(tmp_path / "X.bin")
+    f = RowFile(tmp_path / "X.bin", dtype="float64", n_cols=3)
+    states = []
+
+    def truncate_after_epoch_1(rec):
+        states.append(_adam_state(net))
+        os.truncate(tmp_path / "X.bin", 40 * 3 * 8)
+
+    with pytest.raises(ValueError, match=r"block of rows 40 to 49 \(epoch 2\)"):
+        fit_blocks(net, f, y, batch_size=5, block_rows=10, epochs=3, optimizer="adam",
+                   learning_rate=0.01, callback=truncate_after_epoch_1)
+    assert len(states) == 1 and _same_state(_adam_state(net), states[0])
+
+
+def test_fit_blocks_checks_the_callback_and_the_weights_before_training():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 1))
+    net = bpnet.Network((3, 1), seed=0)
+    p0 = net.params.copy()
+    with pytest.raises(ValueError, match="callback: expected a callable"):
+        fit_blocks(net, X, y, batch_size=5, callback=3)
+    with pytest.raises(ValueError, match="sample_weight: expected a positive sum"):
+        fit_blocks(net, X, y, batch_size=5, block_rows=5, sample_weight=np.zeros(20))
+    assert net.params.tobytes() == p0.tobytes()

@@ -181,6 +181,12 @@ def fit_blocks(
         the weights and the optimizer state from the start of that epoch are put back (for
         the first epoch: those ``net`` had before the call), ``diverged`` is True and a
         :class:`DivergenceWarning` is issued.
+
+    An exception while training a block (a ValueError for bad values in it, an OSError for a
+    file truncated since the last epoch, ...) also puts back the weights and optimizer state
+    of the epoch's start before it propagates; a ValueError names the block's rows. Ctrl-C
+    keeps the weights reached, as :meth:`Network.fit` does. With ``sample_weight`` all zero
+    nothing can be learnt: a ValueError, as from ``fit``.
     """
     unknown = set(fit_kwargs) - _FIT_KEYS
     if unknown:
@@ -194,6 +200,8 @@ def fit_blocks(
     if n == 0:
         raise ValueError("X: expected at least 1 row, got 0")
     epochs = _positive_int(epochs, "epochs")
+    if callback is not None and not callable(callback):  # (before any block is trained)
+        raise ValueError(f"callback: expected a callable, got {callback!r}")
     batch = _positive_int(fit_kwargs.get("batch_size"), "batch_size", allow_none=True)
     if batch is None:
         raise ValueError("batch_size: expected a positive integer (mini-batches; a full batch "
@@ -223,14 +231,26 @@ def fit_blocks(
         for k in order:
             a = int(starts[k])
             b = min(a + block_rows, n)
-            Xb, yb = X[a:b], y[a:b]
-            wb = None if sample_weight is None else np.asarray(sample_weight[a:b])
-            if wb is not None and not np.any(wb):
-                continue  # nothing to learn from this block (as Network.fit's zero-weight batches)
-            # divergence is read from the History (no warnings filter: that is process-wide)
-            h = net.fit(Xb, yb, epochs=1, shuffle=shuffle, seed=int(block_seeds[k]),
-                        sample_weight=wb, warm_start=warm_start if first else True,
-                        _warn_divergence=False, **fit_kwargs)
+            try:
+                Xb, yb = X[a:b], y[a:b]
+                wb = None if sample_weight is None else np.asarray(sample_weight[a:b])
+                if wb is not None and not np.any(wb):
+                    continue  # nothing to learn from this block (as Network.fit's zero-weight batches)
+                # divergence is read from the History (no warnings filter: that is process-wide)
+                h = net.fit(Xb, yb, epochs=1, shuffle=shuffle, seed=int(block_seeds[k]),
+                            sample_weight=wb, warm_start=warm_start if first else True,
+                            _warn_divergence=False, **fit_kwargs)
+            except Exception as exc:
+                # a bad block (NaN in it, a file truncated since the last epoch, ...) is found
+                # only when it is reached: put back the weights and the optimizer state of the
+                # epoch's start, as for a divergence, rather than leave the epoch half done
+                net.params[...] = snapshot
+                core._copy_train_state_from(spare)
+                where = f"fit_blocks: in the block of rows {a} to {b - 1} (epoch {epoch})"
+                kept = "the weights and optimizer state from the start of that epoch were kept"
+                if isinstance(exc, ValueError):  # row numbers in the message are the block's
+                    raise ValueError(f"{where} (indices below count from row {a}): {exc}; {kept}") from exc
+                raise
             if h.diverged:
                 diverged, rows = True, (a, b)
             del Xb, yb  # unmap the window
@@ -255,6 +275,8 @@ def fit_blocks(
                 f"{float(fit_kwargs.get('learning_rate', 0.1)):g})")
             warnings.warn(history.message, DivergenceWarning, stacklevel=2)
             break
+        if weight == 0 and sample_weight is not None:  # every block was skipped: nothing learnt
+            raise ValueError("sample_weight: expected a positive sum, got 0")
         loss = total / weight if weight > 0 else float("nan")
         history.loss.append(loss)
         history.seconds.append(time.perf_counter() - t0)
