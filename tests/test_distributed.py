@@ -116,6 +116,31 @@ def _worker(case, out):
         net = make_net()
         Xp = X[part] if rank == 0 else X[part][:, :4]
         bd.fit(net, Xp, y[part], comm, epochs=1)
+    elif case == "mismatch":
+        # what differs between ranks must not leave one rank waiting in a collective (a hang):
+        # a callback on rank 0 only trains as usual; differing arguments raise on every rank
+        net = make_net()
+        seen = []
+        bd.fit(net, X[part], y[part], comm, epochs=3, batch_size=16,
+               callback=seen.append if rank == 0 else None)
+        crcs = comm.allgather(net.params.tobytes())
+        print(f"rank {rank}: callback-on-rank-0 epochs {len(seen)} identical {crcs[0] == crcs[1]}")
+        for kwargs in (dict(epochs=3 if rank == 0 else 4), dict(batch_size=16 if rank == 0 else 32),
+                       dict(tol=None if rank == 0 else 1e-3), dict(learning_rate=0.1 if rank == 0 else 0.2)):
+            try:
+                bd.fit(make_net(), X[part], y[part], comm, **{"epochs": 2, "batch_size": 16, **kwargs})
+            except bd.DistributedError as exc:
+                print(f"rank {rank}: mismatch raised: {exc}")
+        try:
+            bd.fit(make_net(), X[part], y[part], comm, epochs=1, seed=1.5)
+        except bd.DistributedError as exc:
+            print(f"rank {rank}: bad seed raised: {exc}")
+        labels = (y[part, 0] > 0).astype(int)
+        clf = bpnet.MLPClassifier(hidden_layer_sizes=(3,), max_iter=1, batch_size=50)
+        try:
+            bd.fit_estimator(clf, X[part], labels, comm, classes=[0, 1] if rank == 1 else None)
+        except bd.DistributedError as exc:
+            print(f"rank {rank}: classes raised: {exc}")
     else:
         raise SystemExit(f"unknown case {case}")
 
@@ -261,6 +286,21 @@ def test_a_rank_that_raises_stops_the_job(tmp_path, case, message):
     assert message in r.stdout + r.stderr
     if case != "raise_outside_fit":  # every rank names the failing rank
         assert (r.stdout + r.stderr).count("rank 1 raised") >= 2, r.stderr
+
+
+def test_arguments_that_differ_between_ranks_raise_instead_of_hanging(tmp_path):
+    r = _run("mismatch", tmp_path, timeout=TIMEOUT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    for rank in (0, 1):
+        assert f"rank {rank}: callback-on-rank-0 epochs {3 if rank == 0 else 0} identical True" in out
+        for arg, a, b in (("epochs", 3, 4), ("batch_size", 16, 32), ("tol", None, 0.001),
+                          ("learning_rate", 0.1, 0.2)):
+            assert f"rank {rank}: mismatch raised: bpnet.distributed: {arg} differs between ranks " \
+                   f"(rank 0: {a}, rank 1: {b})" in out
+        assert f"rank {rank}: bad seed raised: bpnet.distributed: rank 0 raised ValueError: seed" in out
+        assert f"rank {rank}: classes raised: " in out
+    assert "classes: expected the same value on every rank" in out
 
 
 def test_example_script_runs_on_two_ranks():

@@ -43,7 +43,7 @@ from typing import Callable, List, Optional
 import numpy as np
 
 from ._network import (_optimizer_options, _PlateauState, DivergenceWarning, History, Network, _float,
-                       _positive_int)
+                       _positive_int, _seed)
 
 __all__ = ["DistributedError", "DistributedHistory", "fit", "fit_estimator", "abort_on_error",
            "shard_rows"]
@@ -280,20 +280,38 @@ def fit(
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1) if rank == 0 else None
         elif rank == 0:
-            seed = int(seed)
-            if seed < 0:
-                raise ValueError(f"seed: expected None or an integer >= 0, got {seed}")
-        info = (X.shape[0], net.layer_sizes, str(net.dtype), net.activations, net.loss_name)
+            seed = _seed(seed)  # (only rank 0's counts)
+        # what decides the collective calls every rank makes, and the step every rank takes:
+        # a difference would leave a rank waiting in a collective the others never make
+        plateau_key = None if _plateau is None else tuple(float(v) for v in _plateau)
+        args = dict(epochs=epochs, batch_size=batch_size, shuffle=bool(shuffle), tol=tol,
+                    n_iter_no_change=n_iter_no_change, optimizer=optimizer,
+                    learning_rate=_float(learning_rate, "learning_rate"), alpha=alpha,
+                    momentum=float(momentum), nesterovs_momentum=bool(nesterovs_momentum),
+                    beta_1=float(beta_1), beta_2=float(beta_2), epsilon=float(epsilon),
+                    warm_start=bool(warm_start), broadcast=bool(broadcast), _plateau=plateau_key,
+                    _epoch_loss_by_rows=bool(_epoch_loss_by_rows))
+        info = (X.shape[0], (net.layer_sizes, str(net.dtype), net.activations, net.loss_name),
+                args, callback is not None)
     except Exception as exc:  # noqa: BLE001 - reported on every rank
         error = exc
     _agree(comm, error)
 
     infos = comm.allgather(info)
-    if any(i[1:] != infos[0][1:] for i in infos):
-        bad = [r for r, i in enumerate(infos) if i[1:] != infos[0][1:]]
+    if any(i[1] != infos[0][1] for i in infos):
+        bad = [r for r, i in enumerate(infos) if i[1] != infos[0][1]]
         raise DistributedError(
-            f"bpnet.distributed: the networks differ between ranks (rank 0: {infos[0][1:]}, "
-            f"rank {bad[0]}: {infos[bad[0]][1:]}); every rank needs the same architecture and dtype")
+            f"bpnet.distributed: the networks differ between ranks (rank 0: {infos[0][1]}, "
+            f"rank {bad[0]}: {infos[bad[0]][1]}); every rank needs the same architecture and dtype")
+    for key, value in infos[0][2].items():
+        r = next((r for r, i in enumerate(infos) if i[2][key] != value), None)
+        if r is not None:
+            raise DistributedError(
+                f"bpnet.distributed: {key.lstrip('_')} differs between ranks (rank 0: {value!r}, "
+                f"rank {r}: {infos[r][2][key]!r}); every rank must call fit with the same "
+                f"arguments")
+    # a callback on some ranks only (say, logging on rank 0): every rank joins its vote
+    any_callback = any(i[3] for i in infos)
     counts = np.array([i[0] for i in infos], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     N = int(offsets[-1])
@@ -408,10 +426,11 @@ def fit(
         if loss < h.best_loss:
             h.best_loss, h.best_epoch = loss, epoch
         h.seconds.append(time.perf_counter() - t0)
-        if callback is not None:
+        if any_callback:
             stop, error = False, None
             try:
-                stop = callback({"epoch": epoch, "loss": loss, "seconds": h.seconds[-1]}) is False
+                if callback is not None:
+                    stop = callback({"epoch": epoch, "loss": loss, "seconds": h.seconds[-1]}) is False
             except Exception as exc:  # noqa: BLE001 - reported on every rank
                 error = exc
             flags = comm.allreduce(np.array([int(stop), int(error is not None)]), op=MPI.SUM)
@@ -504,16 +523,26 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
         error = exc
     _agree(comm, error)
 
+    # every rank's labels (None: label-indicator y, or classes given) and its classes argument,
+    # gathered on every rank whatever its own arguments, so that no rank waits alone
+    gathered = comm.allgather((labels, classes))
     error = None
     try:
+        given = [c is not None for _, c in gathered]
+        if any(given) and not (all(given) and all(
+                np.array_equal(np.asarray(c), np.asarray(gathered[0][1])) for _, c in gathered)):
+            r = next(r for r, (_, c) in enumerate(gathered)
+                     if (c is None) != (gathered[0][1] is None)
+                     or not np.array_equal(np.asarray(c), np.asarray(gathered[0][1])))
+            raise ValueError(f"classes: expected the same value on every rank (or None on every "
+                             f"rank), got {gathered[0][1]!r} on rank 0 and {gathered[r][1]!r} on "
+                             f"rank {r}")
         if not is_classifier(est):
             classes = None
         elif _is_fitted(est) and est.warm_start:
             classes = est.classes_  # a continued fit keeps its classes
-        elif classes is None:
-            gathered = comm.allgather(labels)  # every rank's labels (None: label-indicator y)
-            if not multilabel:
-                classes = np.unique(np.concatenate([np.asarray(c) for c in gathered]))
+        elif classes is None and not multilabel:
+            classes = np.unique(np.concatenate([np.asarray(c) for c, _ in gathered]))
         # validated and set up as fit does; with classes, a rank's y need only hold some of them
         prepared = est._prepare_fit(X, y, sample_weight, classes=classes)
         n_local = prepared.X.shape[0]
