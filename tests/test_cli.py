@@ -1,5 +1,6 @@
 """The command-line tool: train -> predict round trips, agreement with the Python API, and
 every kind of bad input giving one line on stderr and exit status 2."""
+import json
 import os
 import subprocess
 import sys
@@ -392,3 +393,71 @@ def test_progress_bar_or_note(tmp_path, regression_csv, capsys, monkeypatch):
                        "--out", tmp_path / "m.bpn")
     assert rc == 0
     assert err.count("pip install tqdm") == 1
+
+
+def test_npz_model_predicts_from_x_alone_and_y_is_one_column(tmp_path, capsys):
+    # a model trained on an .npz with X and y predicts from X alone (new data has no y), or
+    # from a .npy of X's columns; y's other columns never become inputs
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = X @ [1.0, -2.0, 0.5]
+    np.savez(tmp_path / "xy.npz", X=X, y=y)
+    np.savez(tmp_path / "x.npz", X=X)
+    np.save(tmp_path / "x.npy", X)
+    model = tmp_path / "m.bpn"
+    rc, _, err = cli(capsys, "train", tmp_path / "xy.npz", "--epochs", 3, "--seed", 0, "--quiet",
+                     "--out", model)
+    assert rc == 0, err
+    outs = []
+    for data in ("xy.npz", "x.npz", "x.npy"):
+        rc, out, err = cli(capsys, "predict", model, tmp_path / data)
+        assert rc == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1] == outs[2]
+    # a model written before the columns were named 0, 1, ... (X0, X1, ...) still reads them
+    net = bpnet.load(model)
+    net.metadata["features"] = json.dumps(["X0", "X1", "X2"])
+    net.save(tmp_path / "old.bpn")
+    rc, out, err = cli(capsys, "predict", tmp_path / "old.bpn", tmp_path / "x.npz")
+    assert rc == 0 and out == outs[0], err
+    np.savez(tmp_path / "y2.npz", X=X, y=np.column_stack([y, -y]))
+    rc, _, err = cli(capsys, "train", tmp_path / "y2.npz", "--target", "y", "--quiet",
+                     "--out", tmp_path / "m2.bpn")
+    assert_one_line_error(rc, err, "'y' has shape (40, 2)", "one target column")
+
+
+def test_gradcheck_of_a_float32_model_uses_a_float32_tolerance(tmp_path, regression_csv, capsys):
+    # a correct float32 model failed `bpnet gradcheck` (exit 1) with float64's 1e-6
+    model = tmp_path / "m32.bpn"
+    rc, _, err = cli(capsys, "train", regression_csv, "--target", "price", "--dtype", "float32",
+                     "--activation", "tanh", "--epochs", 2, "--seed", 0, "--quiet", "--out", model)
+    assert rc == 0, err
+    rc, out, err = cli(capsys, "gradcheck", model, regression_csv)
+    assert rc == 0 and "CHECK" not in out and "agrees" in out, out + err
+    rc, out, _ = cli(capsys, "gradcheck", model, regression_csv, "--tol", "1e-9")
+    assert rc == 1 and "more than 1e-09" in out
+
+
+def test_predict_ignores_columns_it_does_not_use(tmp_path, regression_csv, capsys):
+    # new data often has an id that is not a number and a blank target column: only the
+    # model's input columns must be numbers (an empty input cell is still named)
+    model = tmp_path / "m.bpn"
+    assert cli(capsys, "train", regression_csv, "--target", "price", "--epochs", 2, "--seed", 0,
+               "--quiet", "--out", model)[0] == 0
+    rc, expected, err = cli(capsys, "predict", model, regression_csv)
+    assert rc == 0, err
+    with open(regression_csv) as f:
+        lines = f.read().splitlines()
+    new = ["id,price," + lines[0].replace(",price", "")]
+    new += [f"house-{i},," + l.rsplit(",", 1)[0] for i, l in enumerate(lines[1:])]
+    (tmp_path / "new.csv").write_text("\n".join(new) + "\n")
+    rc, out, err = cli(capsys, "predict", model, tmp_path / "new.csv")
+    assert rc == 0, err
+    assert out == expected
+    new[3] = new[3].replace("house-2,,", "house-2,,,", 1).rsplit(",", 1)[0]  # rooms left empty
+    (tmp_path / "bad.csv").write_text("\n".join(new) + "\n")
+    rc, _, err = cli(capsys, "predict", model, tmp_path / "bad.csv")
+    assert_one_line_error(rc, err, "bad.csv line 4, column 'rooms': an empty value")
+    rc, _, err = cli(capsys, "train", tmp_path / "new.csv", "--target", "price", "--quiet",
+                     "--out", tmp_path / "m2.bpn")
+    assert_one_line_error(rc, err, "new.csv line 2, column 'id': 'house-0' is not a number")

@@ -64,3 +64,28 @@ def test_explain_rejects_bad_shapes(x, y):
     net = bpnet.Network((3, 1), seed=0)
     with pytest.raises(ValueError, match="explain"):
         bpnet.explain(net, x, y, file=io.StringIO())
+
+
+def test_explain_and_gradcheck_take_a_fitted_estimator():
+    # explain(clf, x, label) used to fail with "'MLPClassifier' object has no attribute
+    # 'layer_sizes'": the estimator's network is used, its label encoded as its fit encodes it
+    import warnings
+
+    pytest.importorskip("sklearn")
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    labels = np.array(["a", "b", "c"])[rng.integers(0, 3, size=30)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = bpnet.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, labels)
+    e = bpnet.explain(clf, X[0], "b", file=io.StringIO())
+    np.testing.assert_array_equal(e.y, [0, 1, 0])
+    g = clf._net.backward(X[:1], [[0.0, 1.0, 0.0]])
+    assert e.loss == g.loss
+    assert bpnet.gradcheck(clf, X[:5], labels[:5]).passed()
+    with pytest.raises(ValueError, match="explain: y: .*'z'"):
+        bpnet.explain(clf, X[0], "z", file=io.StringIO())
+    with pytest.raises(TypeError, match="fitted bpnet.MLPClassifier.*not fitted yet"):
+        bpnet.explain(bpnet.MLPClassifier(), X[0], "a", file=io.StringIO())

@@ -272,3 +272,30 @@ def test_gemm_sized_layers_bias_and_activation_match_numpy(rng, dtype, hidden, o
     _, _, _, _, zs, As = ref.backward(Ws, bs, acts, "squared_error", X.astype(np.float64), y)
     tol = TOL[dtype] * (10 if dtype == "float32" else 1)
     check_forward(net, X, zs, As, tol)
+
+
+@pytest.mark.parametrize("out_act, loss", [("identity", "squared_error"), ("softmax", "squared_error"),
+                                           ("sigmoid", "binary_cross_entropy"), ("exp", "poisson")])
+def test_gradcheck_passes_a_correct_float32_network_by_default(rng, out_act, loss):
+    # float32 central differences are good to ~1e-3 relative: passed() with no tolerance must
+    # accept a correct float32 backward (it used float64's 1e-6, which no float32 net meets)
+    sizes = [3, 4, 2]
+    net = bpnet.Network(sizes, activation="sigmoid", output_activation=out_act, loss=loss,
+                        dtype="float32", seed=1)
+    X, y = make_data(rng, sizes, out_act, loss, n=8)
+    res = bpnet.gradcheck(net, X, y)
+    assert res.default_tol == 1e-2 and res.passed()
+    assert not res.passed(1e-9)  # an explicit tolerance still rules
+    assert bpnet.gradcheck(bpnet.Network(sizes, seed=1), X, y).default_tol == 1e-6
+
+
+def test_gradcheck_rejects_a_step_that_is_no_step(rng):
+    net = bpnet.Network([3, 2], seed=0)
+    X, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    for eps in (0, -1e-6, float("nan"), "a"):
+        with pytest.raises(ValueError, match="eps: expected a finite number > 0"):
+            bpnet.gradcheck(net, X, y, eps=eps)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="too small a step for parameter 0"):
+        bpnet.gradcheck(net, X, y, eps=1e-300)  # keep ± 1e-300 == keep: not a division by zero
+    assert net.params.tobytes() == before.tobytes()

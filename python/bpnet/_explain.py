@@ -13,6 +13,8 @@ from typing import List, Optional, TextIO
 
 import numpy as np
 
+from ._gradcheck import _network_and_target
+
 # C_x and δ^(L) for each loss, in the text's notation (n_L is the number of outputs).
 _COST = {
     "squared_error": ("C_x = ||a^(L) - y||²", "δ^(L) = 2 (a^(L) - y) ⊙ σ'(z^(L))"),
@@ -70,11 +72,11 @@ def explain(net, x, y, file: Optional[TextIO] = None) -> Explanation:
 
     Parameters
     ----------
-    net : Network
+    net : Network, or a fitted MLPClassifier / MLPRegressor (its network)
     x : array-like of shape (n_0,) or (1, n_0)
         One input sample, a^(0).
     y : array-like of shape (n_L,) or (1, n_L); a number when n_L == 1
-        Its target.
+        Its target; for a classifier, its label (encoded as the estimator's ``fit`` does).
     file : file-like, optional
         Where to print; ``sys.stdout`` by default.
 
@@ -83,6 +85,7 @@ def explain(net, x, y, file: Optional[TextIO] = None) -> Explanation:
     Explanation
         The printed values as arrays (z, a, delta, dW, db per layer, and the cost).
     """
+    net, y = _network_and_target(net, y, "explain", one_sample=True)
     sizes = net.layer_sizes
     n0, nL = sizes[0], sizes[-1]
     x = np.asarray(x, dtype=net.dtype)

@@ -57,12 +57,17 @@ class Table:
     path : str
     lines : ndarray of int or None
         For CSV, the file line of each row (for messages); None otherwise.
+    bad : dict or None
+        CSV columns with a cell that is not a number: column index -> (row, message) of the
+        first such cell; their values hold NaN there. An error only if the column is used
+        (``_check_finite``), so that predict's DATA may carry an id or a blank target.
     """
 
     values: np.ndarray
     columns: List[str]
     path: str
     lines: Optional[np.ndarray] = None
+    bad: Optional[dict] = None
 
     def where(self, row: int, col: int) -> str:
         if self.lines is not None:
@@ -101,15 +106,24 @@ def _read_csv(path: str) -> Table:
     except ValueError:
         values = None
     table = Table(values, header, path, np.asarray(lines))
-    if values is None:  # find the first cell that is not a number, to name it
-        for i, fields in enumerate(rows):
-            for j, cell in enumerate(fields):
+    if values is None:  # column by column: which columns have a cell that is not a number
+        table.values = np.empty((len(rows), len(header)))
+        table.bad = {}
+        for j in range(len(header)):
+            column = [fields[j] for fields in rows]
+            try:
+                table.values[:, j] = np.array(column, dtype=np.float64)
+                continue
+            except ValueError:
+                pass
+            for i, cell in enumerate(column):
                 try:
-                    float(cell)
+                    table.values[i, j] = float(cell)
                 except ValueError:
-                    what = "an empty value" if not cell.strip() else f"'{cell.strip()}' is not a number"
-                    raise CLIError(f"{table.where(i, j)}: {what}") from None
-        raise CLIError(f"{path}: could not read the values as numbers")  # pragma: no cover
+                    table.values[i, j] = np.nan
+                    if j not in table.bad:
+                        what = "an empty value" if not cell.strip() else f"'{cell.strip()}' is not a number"
+                        table.bad[j] = (i, what)
     return table
 
 
@@ -166,9 +180,12 @@ def _read_numpy(path: str) -> Table:
             y = _as_table(data["y"], path, "'y'")
             if len(y.values) != len(X.values):
                 raise CLIError(f"{path}: 'X' has {len(X.values)} rows but 'y' has {len(y.values)}")
-            names = [f"X{j}" for j in range(X.values.shape[1])]
-            names += ["y"] if y.values.shape[1] == 1 else [f"y{j}" for j in range(y.values.shape[1])]
-            return Table(np.hstack([X.values, y.values]), names, path)
+            if y.values.shape[1] != 1:  # (its other columns are not inputs either)
+                raise CLIError(f"{path}: 'y' has shape {np.shape(data['y'])}, expected one target "
+                               f"column, shape ({len(y.values)},) or ({len(y.values)}, 1)")
+            # X's columns keep the names they have without y ("0", "1", ...), so that a model
+            # trained on X and y predicts from X alone, or from a .npy of the same columns
+            return Table(np.hstack([X.values, y.values]), X.columns + ["y"], path)
         if len(keys) == 1:
             return _as_table(data[keys[0]], path, f"'{keys[0]}'")
         raise CLIError(f"{path}: expected arrays 'X' (and 'y') or a single array, found {', '.join(keys) or 'none'}")
@@ -191,6 +208,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _check_finite(table: Table, cols: Sequence[int]) -> None:
+    if table.bad:  # the first cell (by row, then column) of the used columns that is no number
+        first = min(((table.bad[j][0], j) for j in cols if j in table.bad), default=None)
+        if first is not None:
+            i, j = first
+            raise CLIError(f"{table.where(i, j)}: {table.bad[j][1]}")
     sub = table.values[:, cols]
     bad = np.argwhere(~np.isfinite(sub))
     if len(bad):
@@ -294,6 +316,9 @@ class Recipe:
         else:
             cols = []
             for name in self.features:
+                if (name not in table.columns and table.lines is None and name[:1] == "X"
+                        and name[1:] in table.columns):
+                    name = name[1:]  # bpnet 0.1's names of an .npz file's X columns: X0, X1, ...
                 if name not in table.columns:
                     raise CLIError(f"{table.path}: missing column '{name}', which the model uses as an input")
                 cols.append(table.columns.index(name))
@@ -593,7 +618,7 @@ def cmd_gradcheck(args) -> int:
         t = _column(table, recipe.target, "--target")
         keep = [j for j in range(len(table.columns)) if j != t]
         sub = Table(table.values[:, keep], [table.columns[j] for j in keep], table.path,
-                    table.lines)
+                    table.lines, table.bad and {k: table.bad[j] for k, j in enumerate(keep) if j in table.bad})
         X = recipe.inputs(sub)
         _check_finite(table, [t])
         Y = table.values[:, [t]]
@@ -606,11 +631,12 @@ def cmd_gradcheck(args) -> int:
     result = bpnet.gradcheck(net, X[:rows], Y[:rows])
     print(f"gradient check of {args.model} on the first {rows} rows of {args.data} "
           f"({net.n_params} parameters, step {result.eps:g})")
+    tol = result.default_tol if args.tol is None else args.tol  # 1e-6; 1e-2 in float32
     for l, err in enumerate(result.max_rel_error, start=1):
-        print(f"  layer {l}: max relative error {err:.1e}  {'ok' if err <= args.tol else 'CHECK'}")
-    ok = result.passed(args.tol)
+        print(f"  layer {l}: max relative error {err:.1e}  {'ok' if err <= tol else 'CHECK'}")
+    ok = result.passed(tol)
     print("backpropagation agrees with finite differences" if ok else
-          f"some layer differs by more than {args.tol:g} (a relu kink near a sample can do this)")
+          f"some layer differs by more than {tol:g} (a relu kink near a sample can do this)")
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -743,7 +769,8 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA")
     p.add_argument("--target", metavar="COL", help="target column, for models not trained by this tool")
     p.add_argument("--rows", type=_positive_int, default=32, help="rows to use (default 32)")
-    p.add_argument("--tol", type=_positive_real, default=1e-6, help="default 1e-6")
+    p.add_argument("--tol", type=_positive_real, default=None,
+                   help="default 1e-6 (1e-2 for a float32 model: float32 differences are coarse)")
     p.set_defaults(run=cmd_gradcheck)
 
 
