@@ -207,13 +207,18 @@ def test_values_beyond_float32_are_refused_when_a_float32_model_continues(reg_da
     big_y[5] = -1e39
     for args in ((big, y), (X, big_y)):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow in the cast
+            warnings.simplefilter("error")  # no NumPy overflow warning from the cast either
             with pytest.raises(ValueError, match="float32 network"):
                 est.fit(*args)
             with pytest.raises(ValueError, match="float32 network"):
                 est.partial_fit(*args)
         for a, b in zip(est.coefs_, before):
             np.testing.assert_array_equal(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for call in (est.predict, est.transform):
+            with pytest.raises(ValueError, match="float32 network"):
+                call(big)
 
 
 def test_convergence_warning_when_max_iter_is_reached(reg_data):

@@ -203,14 +203,33 @@ def test_loss_backward_gradient_score_reject_bad_values(net, rng):
 
 
 def test_float64_input_beyond_float32s_range_is_named(rng):
-    # a finite float64 value too large for a float32 network becomes inf on conversion
+    # a finite float64 value too large for a float32 network becomes inf on conversion: every
+    # call names it, with no NumPy overflow warning first (pytest turns warnings into errors,
+    # and pybind's forcecast made a TypeError "incompatible function arguments" of that)
     net = bpnet.Network((4, 3, 2), dtype="float32", seed=0)
     X = rng.normal(size=(5, 4))
+    Y = rng.normal(size=(5, 2))
     X[2, 1] = 1e39
+    before = net.params.copy()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow in the cast
+        warnings.simplefilter("error")
         with pytest.raises(ValueError, match=r"X: .*inf at flat index 9 \(a float32 network"):
             net.predict(X)
+        for call in (net.forward, lambda X: net.loss(X, Y), lambda X: net.backward(X, Y),
+                     lambda X: net.gradient(X, Y), lambda X: net.fit(X, Y, epochs=1)):
+            with pytest.raises(ValueError, match=r"inf .*\(a float32 network"):
+                call(X)
+        X[2, 1] = 0.0
+        Y[1, 0] = -1e39
+        for call in (lambda: net.loss(X, Y), lambda: net.backward(X, Y), lambda: net.fit(X, Y, epochs=1)):
+            with pytest.raises(ValueError, match=r"y: .*inf .*\(a float32 network"):
+                call()
+        Y[1, 0] = 0.0
+        w = np.ones(5)
+        w[3] = 1e39
+        with pytest.raises(ValueError, match=r"sample_weight"):
+            net.fit(X, Y, epochs=1, sample_weight=w)
+    np.testing.assert_array_equal(net.params, before)
 
 
 def test_metadata_that_is_not_unicode_text_is_refused(tmp_path):

@@ -197,6 +197,17 @@ def _numeric(a, name: str) -> np.ndarray:
     return arr
 
 
+def _narrowed(arr: np.ndarray, dtype) -> np.ndarray:
+    """``arr`` cast here when it is a wider float than ``dtype`` (float64 for a float32
+    network), without NumPy's overflow warning: values beyond float32's range become inf,
+    which the core then refuses by name. The binding would make the same copy, but through
+    NumPy's cast and its RuntimeWarning (a TypeError from pybind where warnings are errors)."""
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > np.dtype(dtype).itemsize:
+        with np.errstate(over="ignore"):
+            return arr.astype(dtype)
+    return arr
+
+
 def _optimizer_options(optimizer, learning_rate, alpha, momentum, nesterovs_momentum, beta_1,
                        beta_2, epsilon, warm_start, n_threads):
     """FitOptions with the optimizer's settings, checked (the C++ side checks ranges too)."""
@@ -425,7 +436,7 @@ class Network:
                 f"X: expected a 2-D array of shape (n_samples, {n0}), got a {X.ndim}-D array "
                 f"of shape {X.shape}"
             )
-        return X
+        return _narrowed(X, self._dtype)
 
     def _y(self, y, n: int) -> np.ndarray:
         y = _numeric(y, "y")
@@ -442,7 +453,7 @@ class Network:
             raise ValueError(f"y has {y.shape[0]} rows, expected {n} (the rows of X)")
         if y.shape[1] != nL:
             raise ValueError(f"y has {y.shape[1]} columns, expected {nL} (layer_sizes[-1])")
-        return y
+        return _narrowed(y, self._dtype)
 
     def _w(self, sample_weight, n: int):
         if sample_weight is None:
@@ -450,7 +461,7 @@ class Network:
         w = _numeric(sample_weight, "sample_weight")
         if w.shape != (n,):
             raise ValueError(f"sample_weight: expected shape ({n},), got {w.shape}")
-        return w
+        return _narrowed(w, self._dtype)
 
     # ------------------------------------------------------------------ computation
     def predict(self, X, n_threads: Optional[int] = None) -> np.ndarray:

@@ -84,11 +84,18 @@ def _thread_count(n_threads):
         _core._set_thread_local_threads(old)
 
 
+def _contiguous(a, dtype):
+    """C-contiguous array of ``dtype``. A float64 value beyond float32's range becomes inf
+    without NumPy's overflow warning; the core then refuses it by name."""
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(a, dtype=dtype)
+
+
 def _dense(X, dtype):
     """C-contiguous dense array of ``dtype`` (sparse input is densified)."""
     if sparse.issparse(X):
         X = X.toarray()
-    return np.ascontiguousarray(X, dtype=dtype)
+    return _contiguous(X, dtype)
 
 
 def _output_dtype(out, X):
@@ -355,11 +362,11 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             self._initialize([X.shape[1]] + hidden + [Y.shape[1]], hidden_acts, dtype, random_state)
         dtype = self._net.dtype
         if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+            sample_weight = _contiguous(sample_weight, dtype)
         # (validate_data and the label handling refuse NaN and inf; only a narrowing cast,
         # float64 data into a float32 network, could make new ones)
         finite = X.dtype == dtype and (Y.dtype == dtype or Y.dtype.kind in "biu")
-        return _FitInputs(self._net, _dense(X, dtype), np.ascontiguousarray(Y, dtype=dtype),
+        return _FitInputs(self._net, _dense(X, dtype), _contiguous(Y, dtype),
                           sample_weight, random_state, self._plateau_state(), finite)
 
     def _plateau_state(self):
@@ -484,8 +491,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         if Y_val.shape[0] != X_val.shape[0]:
             raise ValueError(f"y_val has {Y_val.shape[0]} rows, expected {X_val.shape[0]} (the rows of X_val)")
         if sample_weight_val is not None:
-            sample_weight_val = np.ascontiguousarray(_check_sample_weight(sample_weight_val, X_val), dtype=dtype)
-        return _dense(X_val, dtype), np.ascontiguousarray(Y_val, dtype=dtype), sample_weight_val
+            sample_weight_val = _contiguous(_check_sample_weight(sample_weight_val, X_val), dtype)
+        return _dense(X_val, dtype), _contiguous(Y_val, dtype), sample_weight_val
 
     def _fit_stochastic(self, X, Y, sample_weight, validation, incremental, random_state, callbacks,
                         plateau, finite=False):
