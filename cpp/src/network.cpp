@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
+#include <utility>
 
 #include "clones.hpp"
 #include "elementwise.hpp"
@@ -152,6 +153,26 @@ Network<T>::Network(std::vector<std::size_t> layer_sizes, const std::string& act
                                    activation, output_activation),
               loss_from_name(loss), seed) {}
 
+// Copies read the source under its guard (a fit in another thread is not read half-way);
+// assignment builds the copy first, then swaps it in under the target's own guard.
+template <class T>
+Network<T>::Network(const Network& other) : loss_(Loss::squared_error) {
+    detail::NetworkGuard::Reader lock(other.guard_);
+    sizes_ = other.sizes_, acts_ = other.acts_, loss_ = other.loss_, offsets_ = other.offsets_;
+    params_ = other.params_, grads_ = other.grads_, state_ = other.state_;
+}
+
+template <class T>
+Network<T>& Network<T>::operator=(const Network& other) {
+    if (this == &other) return *this;
+    Network copy(other);
+    detail::NetworkGuard::Writer lock(guard_, "operator=");
+    sizes_.swap(copy.sizes_), acts_.swap(copy.acts_), loss_ = copy.loss_;
+    offsets_.swap(copy.offsets_), params_.swap(copy.params_), grads_.swap(copy.grads_);
+    std::swap(state_, copy.state_);
+    return *this;
+}
+
 // A moved-from network is left empty (see network.hpp), never half-moved.
 template <class T>
 Network<T>::Network(Network&& other) noexcept
@@ -196,7 +217,7 @@ std::size_t Network<T>::bias_offset(std::size_t l) const {
 template <class T>
 void Network<T>::init_params(std::uint64_t seed) {
     check_not_empty("init_params");
-    detail::NetworkGuard::Writer lock(guard_);
+    detail::NetworkGuard::Writer lock(guard_, "init_params");
     // Glorot uniform as scikit-learn: bound = sqrt(f / (fan_in + fan_out)), f = 2 for a
     // sigmoid layer and 6 otherwise; W and b both drawn from U(−bound, bound).
     detail::Rng rng(seed);
@@ -1076,7 +1097,7 @@ template <class T>
 void Network<T>::step(const T* grad, const FitOptions& o) {
     check_not_empty("step");
     check_pointer("step", "gradient", grad, num_params());
-    detail::NetworkGuard::Writer lock(guard_);
+    detail::NetworkGuard::Writer lock(guard_, "step");
     check_options(o);
     check_finite("gradient", grad, num_params());
     prepare_state(state_, o, num_params());
@@ -1158,7 +1179,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         check_pointer("fit", "X_val", val->X, val->n * n_inputs());
         check_pointer("fit", "y_val", val->Y, val->n * n_outputs());
     }
-    detail::NetworkGuard::Writer lock(guard_);
+    detail::NetworkGuard::Writer lock(guard_, "fit");
     // Everything is checked before any weight changes.
     check_options(o);
     const Opt opt = parse_optimizer(o.optimizer);

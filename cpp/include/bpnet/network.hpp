@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <shared_mutex>
+#include <stdexcept>
 #include <thread>
 #include <string>
 #include <vector>
@@ -140,10 +141,13 @@ struct TrainState {
 
 namespace detail {
 
-// Keeps training and reading of one network apart: fit, step and init_params take it
-// exclusively (waiting for reads in flight); predict, forward, backward, loss, score and
-// to_model share it (waiting for a fit in another thread to end). The training thread itself
-// may read (an epoch callback that predicts). A copy of a network gets a fresh guard.
+// Keeps training and reading of one network apart: fit, step, init_params and copy assignment
+// take it exclusively (waiting for reads in flight); predict, forward, backward, loss, score,
+// to_model and copying share it (waiting for a fit in another thread to end). The training
+// thread itself may read (an epoch callback that predicts or copies the network), but not
+// change the network: a fit, step, init_params or assignment from inside one of the network's
+// own fit callbacks throws std::logic_error (it would free the optimizer state and buffers the
+// running fit is using). A copy of a network gets a fresh guard.
 class NetworkGuard {
 public:
     NetworkGuard() = default;
@@ -169,25 +173,25 @@ public:
 
     class Writer {
     public:
-        explicit Writer(NetworkGuard& g)
-            : g_(g), locked_(g.writer_.load() != std::this_thread::get_id()) {
-            if (locked_) {
-                g_.mutex_.lock();
-                g_.writer_.store(std::this_thread::get_id());
-            }
+        // call: the public function's name, for the error.
+        Writer(NetworkGuard& g, const char* call) : g_(g) {
+            if (g_.writer_.load() == std::this_thread::get_id())
+                throw std::logic_error(std::string(call) +
+                                       ": called from inside a fit of the same network (an "
+                                       "epoch or should_stop callback); a network cannot be "
+                                       "changed while it trains");
+            g_.mutex_.lock();
+            g_.writer_.store(std::this_thread::get_id());
         }
         ~Writer() {
-            if (locked_) {
-                g_.writer_.store(std::thread::id());
-                g_.mutex_.unlock();
-            }
+            g_.writer_.store(std::thread::id());
+            g_.mutex_.unlock();
         }
         Writer(const Writer&) = delete;
         Writer& operator=(const Writer&) = delete;
 
     private:
         NetworkGuard& g_;
-        bool locked_;
     };
 
 private:
@@ -214,11 +218,16 @@ public:
             const std::string& loss = "squared_error", std::uint64_t seed = 0);
 
     // A copy is an independent network (parameters and optimizer state; a fresh guard).
+    // Copying reads the source as predict does: safe while other threads read it, and a copy
+    // made while another thread trains the source waits for that fit to end. Copy assignment
+    // changes the target as fit does (waits for its readers; std::logic_error from inside the
+    // target's own fit callbacks) and leaves the target unchanged if the copy throws.
+    // Moving is not synchronised: no other thread may use either network during a move.
     // A moved-from network is empty: num_layers(), n_inputs(), n_outputs() and num_params()
     // are 0, and predict, forward, loss, backward, fit, step, score and init_params throw
     // std::invalid_argument until a network is assigned to it.
-    Network(const Network&) = default;
-    Network& operator=(const Network&) = default;
+    Network(const Network& other);
+    Network& operator=(const Network& other);
     Network(Network&& other) noexcept;
     Network& operator=(Network&& other) noexcept;
 
@@ -279,7 +288,9 @@ public:
 
     // Mini-batch training in C++; X (n, n_0), Y (n, n_L), w optional (n). Validates every
     // argument and checks X, Y, w are finite before any weight changes. A non-finite loss
-    // stops training and restores the weights of the start of that epoch.
+    // stops training and restores the weights of the start of that epoch. The callbacks in
+    // options may read the network (predict, score, copy) but not change it: fit, step,
+    // init_params or assignment to it from there throw std::logic_error.
     History fit(const T* X, const T* Y, std::size_t n, const FitOptions& options,
                 const T* w = nullptr, const ValidationData<T>* validation = nullptr);
 
