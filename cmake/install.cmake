@@ -14,6 +14,13 @@ set(BPNET_USES_OPENMP OFF)
 if(BPNET_OPENMP AND OpenMP_CXX_FOUND)
   set(BPNET_USES_OPENMP ON)
 endif()
+# A static library leaves linking the OpenMP runtime to its consumer; a shared one links it
+# itself, so its consumers need no OpenMP (nor a compiler that has one).
+get_target_property(_bpnet_type bpnet TYPE)
+set(BPNET_STATIC OFF)
+if(_bpnet_type STREQUAL "STATIC_LIBRARY")
+  set(BPNET_STATIC ON)
+endif()
 
 # Shared builds get a versioned soname (libbpnet.so.0.1); 0.x minor versions may break the ABI.
 set_target_properties(bpnet PROPERTIES VERSION ${PROJECT_VERSION}

@@ -11,8 +11,12 @@
 // server ran the baseline SSE2 clone. No AVX-512 clone: these loops are short or bound by
 // memory, and 512-bit instructions scattered through the per-sample path (a few values per
 // call) made it 25% slower (1-3-1 network: 132 -> 167 us per epoch).
+//
+// Not under ThreadSanitizer (__SANITIZE_THREAD__): the clones' ifunc resolvers run while the
+// program is being loaded, before the sanitizer's runtime is set up, and their instrumented
+// code crashed every program linked with the library.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(BPNET_NO_CLONES)
+    !defined(BPNET_NO_CLONES) && !defined(__SANITIZE_THREAD__)
 #if __GNUC__ >= 12
 #define BPNET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else

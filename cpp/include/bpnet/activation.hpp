@@ -1,6 +1,7 @@
 // Activation functions σ and their derivatives σ', by name.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace bpnet {
