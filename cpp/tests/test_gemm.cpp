@@ -277,9 +277,12 @@ TEST_CASE("gemm: dispatch override selects the path, unknown names throw") {
 }
 
 TEST_CASE("gemm: deterministic, same bits twice and for 1 or 2 threads") {
-    // (97, 61, 500), (200, 100, 784) and (250, 70, 130): C cut into row blocks on 2 threads
+    // (97, 61, 500), (200, 100, 784) and (250, 70, 130): C cut into row blocks on 2 threads;
+    // (300, 300, 300) and (384, 512, 200): row blocks for double on AVX-512 in the NN form
+    // (A's pack transposes and counts twice), column blocks for float
     const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {97, 61, 500}, {3, 700, 300},
-                            {20, 300, 400}, {200, 100, 784}, {250, 70, 130}};
+                            {20, 300, 400}, {200, 100, 784}, {250, 70, 130}, {300, 300, 300},
+                            {384, 512, 200}};
     for (auto& isa : runnable_isas()) {
         kd::select_isa(isa);
         for (auto& f : kForms)

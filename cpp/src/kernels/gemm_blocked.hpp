@@ -190,19 +190,33 @@ static void blocked_range(const GemmArgs<typename K::T>& g, std::size_t i0, std:
 }
 
 // How C is cut among threads: into `parts` column blocks (multiples of NR) or row blocks
-// (multiples of MR), along its longer side. A thread packs all of op(A) when C is cut into
-// columns and all of op(B) when it is cut into rows, so cutting the longer side repeats the
-// packing of the smaller operand. Block t covers panels [t*panels/parts, (t+1)*panels/parts).
+// (multiples of MR). A thread packs all of op(A) when C is cut into columns and all of op(B)
+// when it is cut into rows, so the cut is the one whose repeated packing costs less: the
+// operand's size (m·k or k·n), times K::transposed_pack_weight (1 if K has none) when its pack
+// transposes (op(A) = A, op(B) = Bᵀ). With weight 1 that is the longer side of C. Block t
+// covers panels [t*panels/parts, (t+1)*panels/parts). Any cut gives the same bits.
 struct ThreadCut {
     bool split_n;       // column blocks (else row blocks)
     std::size_t panels; // NR-column (or MR-row) panels to share out
     std::size_t parts;  // blocks, one per thread, at most the thread count
 };
+template <class K, class = void>
+struct TransposedPackWeight {
+    static constexpr std::size_t value = 1;
+};
+template <class K>
+struct TransposedPackWeight<K, decltype(void(K::transposed_pack_weight))> {
+    static constexpr std::size_t value = K::transposed_pack_weight;
+};
 template <class K>
 static ThreadCut thread_cut(const GemmArgs<typename K::T>& g, std::size_t nt) {
     const std::size_t n_panels = (g.n + K::NR - 1) / K::NR;
     const std::size_t m_panels = (g.m + K::MR - 1) / K::MR;
-    const bool split_n = m_panels < nt ? n_panels >= m_panels : n_panels >= nt && g.n >= g.m;
+    constexpr double w = double(TransposedPackWeight<K>::value);
+    const double repeat_a = double(g.m) * (g.ta == Trans::N ? w : 1.0);  // (times k, as B's)
+    const double repeat_b = double(g.n) * (g.tb == Trans::T ? w : 1.0);
+    const bool split_n =
+        m_panels < nt ? n_panels >= m_panels : n_panels >= nt && repeat_b >= repeat_a;
     const std::size_t panels = split_n ? n_panels : m_panels;
     return {split_n, panels, blk_min(nt, panels)};
 }
