@@ -56,14 +56,29 @@ __all__ = [
     "explain",
     "Explanation",
     "plotting",
-    "MLPRegressor",
-    "MLPClassifier",
 ]
+
+# The scikit-learn estimators load on first access (scikit-learn is an optional extra). They
+# are listed in __all__ only where scikit-learn is installed, so that `from bpnet import *`
+# works with NumPy alone (a listed name that raises ImportError would make it fail).
+_ESTIMATORS = ("MLPRegressor", "MLPClassifier")
+try:
+    import importlib.util as _importlib_util
+
+    _have_sklearn = _importlib_util.find_spec("sklearn") is not None
+except (ImportError, ValueError):  # pragma: no cover - a broken sklearn entry
+    _have_sklearn = False
+if _have_sklearn:
+    __all__ += list(_ESTIMATORS)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ESTIMATORS))
 
 
 def __getattr__(name):
     # scikit-learn estimators, imported on first access (scikit-learn is an optional extra)
-    if name in ("MLPRegressor", "MLPClassifier"):
+    if name in _ESTIMATORS:
         try:
             import sklearn  # noqa: F401
         except ImportError as exc:

@@ -375,6 +375,7 @@ class Network:
     # ------------------------------------------------------------------ description
     @property
     def layer_sizes(self) -> tuple:
+        """(n_0, n_1, ..., n_L): inputs, hidden layer widths, outputs (a tuple of int)."""
         return tuple(self._net.layer_sizes)
 
     @property
@@ -384,14 +385,17 @@ class Network:
 
     @property
     def loss_name(self) -> str:
+        """Name of the loss the network was built with, e.g. "squared_error"."""
         return self._net.loss_name
 
     @property
     def dtype(self) -> np.dtype:
+        """NumPy dtype of the parameters and outputs: float64 or float32."""
         return self._dtype
 
     @property
     def n_params(self) -> int:
+        """Number of parameters, the length of ``params`` (Σ_l n_l (n_{l-1} + 1))."""
         return self._net.num_params
 
     def __repr__(self) -> str:

@@ -70,6 +70,7 @@ class Table:
     bad: Optional[dict] = None
 
     def where(self, row: int, col: int) -> str:
+        """Where cell (row, col) is, for error messages: file, line (CSV) or row, column."""
         if self.lines is not None:
             return f"{self.path} line {self.lines[row]}, column '{self.columns[col]}'"
         return f"{self.path} row {row}, column {self.columns[col]}"
@@ -264,6 +265,7 @@ class Recipe:
     classes: Optional[np.ndarray] = None
 
     def to_metadata(self) -> dict:
+        """The recipe as model-file metadata (a dict of str to str; ``from_model`` reads it)."""
         md = {
             "cli": META_FORMAT,
             "task": self.task,
@@ -405,6 +407,7 @@ def _standardiser(values: np.ndarray):
 
 
 def cmd_train(args) -> int:
+    """``bpnet train``: fit a network to a table and save it with its recipe; the exit code."""
     import bpnet
 
     _check_output(args.out, args.force)
@@ -516,6 +519,8 @@ def _predict_values(net, recipe: Recipe, Xs: np.ndarray, proba: bool = False) ->
 
 
 def predict_columns(net, recipe: Recipe, proba: bool) -> List[str]:
+    """Header of ``bpnet predict``'s output: the target's name (one per output column), plus
+    p_<class> columns for a classifier with ``--proba``."""
     n_out = net.layer_sizes[-1]
     name = recipe.target or "output"
     if recipe.task == "classification":
@@ -526,6 +531,7 @@ def predict_columns(net, recipe: Recipe, proba: bool) -> List[str]:
 
 
 def cmd_predict(args) -> int:
+    """``bpnet predict``: apply a saved model to a table and write the predictions; the exit code."""
     net = _load_model(args.model)
     recipe = Recipe.from_model(net, args.model)
     if args.proba and recipe.task != "classification":
@@ -575,6 +581,7 @@ def _atomic_write(path: str, write, binary: bool) -> None:
 
 
 def cmd_info(args) -> int:
+    """``bpnet info``: print a model file's layers, loss, dtype and recipe; the exit code."""
     net = _load_model(args.model)
     md = dict(net.metadata)
     recipe = Recipe.from_model(net, args.model)
@@ -603,6 +610,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_gradcheck(args) -> int:
+    """``bpnet gradcheck``: compare a saved model's backpropagation with finite differences on
+    a table; the exit code."""
     import bpnet
 
     net = _load_model(args.model)
