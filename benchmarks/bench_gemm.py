@@ -75,7 +75,8 @@ def time_numpy(form, a, b, threads, reps, stat):
     return float(np.median(ts) if stat == "median" else np.min(ts))
 
 
-def time_bpnet(exe, form, m, n, k, a, b, threads, reps, stat, tmp: Path):
+def run_program(exe, mode, form, m, n, k, a, b, threads, mode_args, tmp: Path):
+    """Runs bench_gemm `mode` on A and B (written to tmp) -> (its key=value fields, C)."""
     fa, fb, fc = tmp / "a.bin", tmp / "b.bin", tmp / "c.bin"
     a.tofile(fa)
     b.tofile(fb)
@@ -87,29 +88,23 @@ def time_bpnet(exe, form, m, n, k, a, b, threads, reps, stat, tmp: Path):
     # OpenBLAS's workers in this process busy-wait for ~0.1 s after each NumPy product: on 2
     # cores they would hold the core bpnet's second thread needs. Let them go to sleep first.
     time.sleep(0.5)
-    out = subprocess.run([str(exe), "run", dt, form, str(m), str(n), str(k), str(threads),
-                          str(reps), str(fa), str(fb), str(fc)], check=True, env=env,
+    out = subprocess.run([str(exe), mode, dt, form, str(m), str(n), str(k), str(threads),
+                          *map(str, mode_args), str(fa), str(fb), str(fc)], check=True, env=env,
                          capture_output=True, text=True).stdout
     fields = dict(kv.split("=") for kv in out.split())
-    c = np.fromfile(fc, dtype=a.dtype).reshape(m, n)
+    return fields, np.fromfile(fc, dtype=a.dtype).reshape(m, n)
+
+
+def time_bpnet(exe, form, m, n, k, a, b, threads, reps, stat, tmp: Path):
+    """(bpnet seconds by `stat`, isa, bpnet's C) from `run` mode."""
+    fields, c = run_program(exe, "run", form, m, n, k, a, b, threads, [reps], tmp)
     return float(fields[f"{stat}_s"]), fields["isa"], c
 
 
 def time_pair(exe, blas, form, m, n, k, a, b, threads, reps, rounds, tmp: Path):
     """(BLAS seconds, bpnet seconds, median per-round ratio, isa, bpnet's C) from `pair` mode."""
-    fa, fb, fc = tmp / "a.bin", tmp / "b.bin", tmp / "c.bin"
-    a.tofile(fa)
-    b.tofile(fb)
-    dt = "f32" if a.dtype == np.float32 else "f64"
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
-        env["GOMP_SPINCOUNT"] = "20000"
-    time.sleep(0.5)
-    out = subprocess.run([str(exe), "pair", dt, form, str(m), str(n), str(k), str(threads),
-                          str(reps), str(rounds), blas, str(fa), str(fb), str(fc)], check=True,
-                         env=env, capture_output=True, text=True).stdout
-    fields = dict(kv.split("=") for kv in out.split())
-    c = np.fromfile(fc, dtype=a.dtype).reshape(m, n)
+    # (the BLAS file goes before the operands' files)
+    fields, c = run_program(exe, "pair", form, m, n, k, a, b, threads, [reps, rounds, blas], tmp)
     return (float(fields["blas_s"]), float(fields["bpnet_s"]), float(fields["ratio"]),
             fields["isa"], c)
 
