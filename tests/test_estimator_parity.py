@@ -158,6 +158,75 @@ def test_multi_output_gradient_is_the_gradient_of_the_reported_loss():
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
 
 
+@pytest.mark.parametrize("opts", [dict(solver="adam"), dict(solver="sgd", early_stopping=True),
+                                  dict(solver="sgd", warm_start=True)],
+                         ids=["adam", "sgd-early_stopping", "sgd-warm_start"])
+def test_shared_random_state_instance_advances_as_sklearns(digits, opts):
+    # with shuffle=False scikit-learn draws nothing from random_state after the initial
+    # weights (and the split): a RandomState instance shared by several fits (clones in a
+    # cross-validation) must be where scikit-learn leaves it, so the next fit starts alike
+    X, y = digits
+    X, y = X[:150], y[:150]
+    kw = dict(hidden_layer_sizes=(5,), max_iter=2, shuffle=False, **opts)
+    ours = bpnet.MLPClassifier(random_state=np.random.RandomState(7), **kw)
+    theirs = sk.MLPClassifier(random_state=np.random.RandomState(7), **kw)
+    for _ in range(3):
+        assert_same_params(quiet_fit(ours, X, y), quiet_fit(theirs, X, y), 1e-10)
+    if not ours.early_stopping:
+        ours.partial_fit(X, y)
+        theirs.partial_fit(X, y)
+        assert_same_params(ours, theirs, 1e-10)
+    assert ours.random_state.randint(1 << 30) == theirs.random_state.randint(1 << 30)
+
+
+POISSON_CASES = [
+    dict(solver="adam", n_targets=1),
+    dict(solver="sgd", n_targets=1, weights=True),  # weights: the term averages per batch
+    dict(solver="adam", n_targets=2, early_stopping=True, weights=True),
+    dict(solver="lbfgs", n_targets=2, weights=True),
+]
+
+
+@pytest.mark.parametrize("case", POISSON_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_poisson_loss_values_are_sklearns(case):
+    # scikit-learn's loss is the half Poisson deviance with its constant y log y - y, which
+    # bpnet's core leaves out: loss_, loss_curve_ and best_loss_ must include it
+    case = dict(case)
+    n_targets, weights = case.pop("n_targets"), case.pop("weights", False)
+    X, Y = make_regression(n_samples=100, n_features=5, n_targets=n_targets, random_state=3)
+    X = StandardScaler().fit_transform(X)
+    Y = np.exp(Y / np.abs(Y).max())  # positive targets, some near 1 (y log y ~ 0)
+    w = np.linspace(0.2, 2.0, len(X)) if weights else None
+    kw = dict(loss="poisson", hidden_layer_sizes=(6,), activation="tanh", batch_size=30,
+              max_iter=12, shuffle=False, learning_rate_init=0.01, random_state=0, **case)
+    ours = quiet_fit(bpnet.MLPRegressor(**kw), X, Y, sample_weight=w)
+    theirs = quiet_fit(sk.MLPRegressor(**kw), X, Y, sample_weight=w)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    if case["solver"] != "lbfgs":
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+        if theirs.best_loss_ is not None:
+            assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-9)
+    assert_same_params(ours, theirs, 1e-8 if n_targets == 1 else 1e-5)
+
+
+def test_poisson_plateau_decisions_and_partial_fit_match_sklearn(regression):
+    # with the constant in the loss, a warm-started fit compares with scikit-learn's best_loss_
+    # (on other rows, another constant) and partial_fit's plateau bookkeeping sees its losses
+    X, y = regression
+    y = np.exp(y / np.abs(y).max())
+    kw = dict(loss="poisson", hidden_layer_sizes=(6,), solver="sgd", learning_rate="adaptive",
+              learning_rate_init=0.05, tol=1e-3, n_iter_no_change=2, max_iter=300, shuffle=False,
+              random_state=0)
+    ours, theirs = bpnet.MLPRegressor(**kw), sk.MLPRegressor(**kw)
+    for warm_start, rows in ((False, slice(None)), (True, slice(0, 70)), (True, slice(None))):
+        quiet_fit(ours.set_params(warm_start=warm_start), X[rows], y[rows])
+        quiet_fit(theirs.set_params(warm_start=warm_start), X[rows], y[rows])
+        assert_same_outcome(ours, theirs, our_rate, sgd_rate_theirs)
+    assert_same_trace(plateau_trace(ours, our_rate, 8, X[:50], y[:50]),
+                      plateau_trace(theirs, sgd_rate_theirs, 8, X[:50], y[:50]))
+
+
 # ---------------------------------------------------------------- plateau state across partial_fit
 # scikit-learn's partial_fit is one epoch each; _no_improvement_count, best_loss_ and the sgd
 # rate (its _optimizer.learning_rate) carry over from call to call, and "adaptive" divides the

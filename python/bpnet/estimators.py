@@ -31,6 +31,7 @@ from typing import Optional
 import numpy as np
 import scipy.optimize
 from scipy import sparse
+from scipy.special import xlogy
 
 from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
                           OneToOneFeatureMixin, RegressorMixin, TransformerMixin, is_classifier)
@@ -41,7 +42,7 @@ except ImportError:  # pragma: no cover
     TransformerTags = None
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import check_random_state, column_or_1d, gen_batches
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -222,6 +223,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         """(out_activation_ in scikit-learn's names, bpnet loss name)."""
         raise NotImplementedError
 
+    def _loss_constant(self, Y, sample_weight, batch_size=None):
+        """What scikit-learn's loss adds to the core's on these rows (0: the same loss)."""
+        return 0.0
+
     # ------------------------------------------------------------------ helpers
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -390,7 +395,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             int(getattr(self, "_no_improvement_count", 0)),
         )
 
-    def _record_fit(self, history, n_rows, *, incremental=False):
+    def _record_fit(self, history, n_rows, *, incremental=False, loss_offset=0.0):
         """Store what a run of sgd/adam epochs did in the fitted attributes, as scikit-learn does.
 
         Parameters
@@ -409,12 +414,15 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             scikit-learn's ``partial_fit`` does. False: the run made its own rate decisions,
             continuing the plateau state it was given; ``_no_improvement_count`` becomes the
             count it ended with.
+        loss_offset : float, default=0.0
+            Added to every epoch's loss (and the best one): the constant term of
+            scikit-learn's loss that the core leaves out (see :meth:`_loss_constant`).
         """
         self.n_iter_ = history.epochs_run
         self.t_ = getattr(self, "t_", 0) + n_rows * history.epochs_run
         if getattr(self, "loss_curve_", None) is None:
             self.loss_curve_ = []
-        losses = [np.float64(v) for v in history.loss]  # scikit-learn's types
+        losses = [np.float64(v + loss_offset) for v in history.loss]  # scikit-learn's types
         self.loss_curve_.extend(losses)
         if losses:
             self.loss_ = losses[-1]
@@ -430,7 +438,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self._no_improvement_count = history.no_improvement_count
         if not self.early_stopping and losses:
             best = getattr(self, "best_loss_", None)
-            self.best_loss_ = min(np.inf if best is None else best, np.float64(history.best_loss))
+            self.best_loss_ = min(np.inf if best is None else best,
+                                  np.float64(history.best_loss + loss_offset))
 
     def _partial_fit_plateau(self, loss, rate, adaptive):
         """After one partial_fit epoch of loss ``loss`` at sgd rate ``rate``: scikit-learn's
@@ -537,13 +546,30 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         n_iter_no_change = self.n_iter_no_change
         if not np.isfinite(n_iter_no_change):
             n_iter_no_change = 2**62
-        seed = int(random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+        # the shuffle's seed, drawn only when there is a shuffle: scikit-learn draws nothing
+        # more from random_state with shuffle=False, so a RandomState instance shared by
+        # several fits (a clone's, cross-validation's) must be left where it is
+        seed = int(random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64)) if self.shuffle else 0
+        # the constant term of scikit-learn's Poisson loss, which bpnet's core leaves out
+        offset = self._loss_constant(Y, sample_weight, None if self.shuffle else batch_size)
+        # (negative targets make scikit-learn's loss NaN; the core's decisions then go unshifted)
+        offset_core = offset if np.isfinite(offset) else 0.0
+        if not incremental and offset_core:
+            plateau = plateau._replace(best_loss=plateau.best_loss - offset_core)
+        verbose = bool(self.verbose)
 
         callback = None
-        if callbacks:
+        if callbacks or (offset and verbose):
             def callback(record):
+                if offset:
+                    record = dict(record, loss=record["loss"] + offset)
+                if verbose and offset:
+                    line = f"Iteration {record['epoch']}, loss = {record['loss']:.8f}"
+                    if "val_score" in record:
+                        line += f", validation score = {record['val_score']:.6f}"
+                    print(line)
                 keep_going = True
-                for cb in callbacks:
+                for cb in callbacks or ():
                     if cb(dict(record)) is False:
                         keep_going = False
                 return keep_going
@@ -578,7 +604,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 _keep_learning_rate=incremental,
                 _epoch_loss_by_rows=True,  # scikit-learn's loss_curve_ with sample_weight
                 _check_input=not finite,  # scikit-learn's validation has made the same pass
-                verbose=bool(self.verbose),
+                verbose=verbose and not offset,  # (with an offset, printed by callback)
                 # fit's loop continues the plateau state (afresh on a first pass); partial_fit's
                 # one epoch is judged by _record_fit (_partial_fit_plateau) instead
                 _plateau=None if incremental else plateau,
@@ -586,7 +612,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
             return
-        self._record_fit(history, n_train, incremental=incremental)
+        if verbose and offset and history.message:
+            print(history.message)
+        self._record_fit(history, n_train, incremental=incremental, loss_offset=offset)
         if (not incremental and history.epochs_run == self.max_iter and not history.converged
                 and not history.stopped_by_callback and not history.diverged):
             warnings.warn(
@@ -604,9 +632,14 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             self.best_validation_score_ = -np.inf
             self.validation_loss_curve_ = []
 
+        # scikit-learn minimises its loss with the constant term (Poisson): L-BFGS-B's stopping
+        # test is relative to |f|, so the same iterations need the same f
+        offset = self._loss_constant(Y, sample_weight)
+
         def loss_and_grad(theta):
             params[:] = theta
             loss, flat = net.gradient(X, Y, sample_weight=sample_weight, alpha=self.alpha)
+            loss = loss + offset
             last["loss"] = loss
             return loss, np.asarray(flat, dtype=np.float64)
 
@@ -853,6 +886,32 @@ _COMMON_DOC = """
         None: leave bpnet's setting, which follows OMP_NUM_THREADS). Not in scikit-learn.
 """
 
+# Notes shared by both estimators' docstrings.
+_NOTES_DOC = """
+    Notes
+    -----
+    float32 input is trained and stored in float32; anything else in float64. Outputs
+    (``predict``, ``predict_proba``, ``transform``) follow scikit-learn's rule: float32 only
+    when the model and X both are; a float32 model given float64 X computes in float32 and
+    returns float64 (a cast of the output; no copy when the dtypes agree).
+    ``transform`` and ``set_output`` (pandas or polars output for ``transform``) are beyond
+    scikit-learn's MLP; ``get_feature_names_out`` names the hidden units ``"mlpregressor0"``,
+    ... (or ``"mlpclassifier0"``, ...).
+    Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
+    If the loss becomes non-finite in sgd/adam, training stops with the last finite weights
+    and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
+    With ``sample_weight``, ``loss_`` and ``loss_curve_`` average the batch losses weighted
+    by their row counts, as scikit-learn's.
+    ``shuffle=True`` shuffles with bpnet's own generator (seeded from ``random_state``), so
+    with mini-batches the batches, and so the weights, differ from scikit-learn's; with
+    ``shuffle=False`` (or one batch per epoch) sgd and adam take scikit-learn's steps.
+    Long lbfgs runs drift apart from scikit-learn's by rounding (sums in another order).
+    As in scikit-learn, a warm-started ``fit`` continues the plateau state (``tol``,
+    ``n_iter_no_change``) of the previous ``fit`` or ``partial_fit`` calls: it goes on
+    counting from ``_no_improvement_count`` and compares with ``best_loss_`` (or, with early
+    stopping, ``best_validation_score_``), while the optimizer and its sgd rate start afresh.
+    """
+
 _ATTR_DOC = """
     coefs_ : list of ndarray
         ``coefs_[i]`` of shape (n_units[i], n_units[i+1]): a transposed, writable view of the
@@ -902,32 +961,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         is that of the sum over outputs (n_outputs times larger; its issue #8349), so sgd
         steps for multi-output regression are n_outputs times smaller here than there for the
         same ``learning_rate_init`` (adam and lbfgs are not affected in the same way).
-        'poisson' uses an exp output."""
+        'poisson' uses an exp output; ``loss_``, ``loss_curve_`` and ``best_loss_`` are
+        scikit-learn's half Poisson deviance, its constant term ``y log y - y`` included (with
+        ``sample_weight`` and ``shuffle=True``, that term is the weighted mean over all rows
+        rather than over each of bpnet's batches)."""
         + _COMMON_DOC
         + """
     Attributes
     ----------"""
         + _ATTR_DOC
-        + """
-    Notes
-    -----
-    float32 input is trained and stored in float32; anything else in float64. Outputs
-    (``predict``, ``predict_proba``, ``transform``) follow scikit-learn's rule: float32 only
-    when the model and X both are; a float32 model given float64 X computes in float32 and
-    returns float64 (a cast of the output; no copy when the dtypes agree).
-    ``transform`` and ``set_output`` (pandas or polars output for ``transform``) are beyond
-    scikit-learn's MLP; ``get_feature_names_out`` names the hidden units ``"mlpregressor0"``,
-    ... (or ``"mlpclassifier0"``, ...).
-    Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
-    If the loss becomes non-finite in sgd/adam, training stops with the last finite weights
-    and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
-    With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
-    sums (scikit-learn weights them by their row counts); the gradients are the same.
-    As in scikit-learn, a warm-started ``fit`` continues the plateau state (``tol``,
-    ``n_iter_no_change``) of the previous ``fit`` or ``partial_fit`` calls: it goes on
-    counting from ``_no_improvement_count`` and compares with ``best_loss_`` (or, with early
-    stopping, ``best_validation_score_``), while the optimizer and its sgd rate start afresh.
-    """
+        + _NOTES_DOC
     )
 
     _parameter_constraints: dict = {
@@ -995,6 +1038,43 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if self.loss == "poisson":
             return "exp", "poisson"
         return "identity", "half_squared_error"
+
+    def _loss_constant(self, Y, sample_weight, batch_size=None):
+        """The term of scikit-learn's half Poisson deviance that does not depend on the model.
+
+        scikit-learn's loss is ``average_rows(sum_outputs(y log(y / y_pred) - y + y_pred))``;
+        bpnet's core computes ``y_pred - y log(y_pred)``, without ``y log y - y``. An epoch's
+        loss is the mean of its batch losses weighted by their row counts, and each batch
+        loss averages with the batch's sample weights, so with weights the constant depends
+        on the batches: pass ``batch_size`` for unshuffled mini-batches (scikit-learn's
+        ``gen_batches``), None for one batch (or, shuffled, the weighted mean over all rows).
+
+        Parameters
+        ----------
+        Y : ndarray of shape (n_samples, n_outputs)
+        sample_weight : ndarray of shape (n_samples,) or None
+        batch_size : int or None, default=None
+
+        Returns
+        -------
+        float (NaN where a target is negative, as scikit-learn's loss)
+        """
+        if self.loss != "poisson":
+            return 0.0
+        Y = np.asarray(Y, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            c = (xlogy(Y, Y) - Y).sum(axis=1)
+        if sample_weight is None:
+            return float(np.mean(c))
+        w = np.asarray(sample_weight, dtype=np.float64)
+        n = len(c)
+        batches = [slice(0, n)] if batch_size is None or batch_size >= n else gen_batches(n, batch_size)
+        total = 0.0
+        for sl in batches:
+            w_sum = w[sl].sum()
+            if w_sum > 0:  # (a batch of zero weight adds no loss)
+                total += (sl.stop - sl.start) * float(np.dot(w[sl], c[sl]) / w_sum)
+        return total / n
 
     def _encode_y(self, y):
         y = np.asarray(y)
@@ -1097,26 +1177,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     classes_ : ndarray or list of ndarray
         The class labels."""
         + _ATTR_DOC
-        + """
-    Notes
-    -----
-    float32 input is trained and stored in float32; anything else in float64. Outputs
-    (``predict``, ``predict_proba``, ``transform``) follow scikit-learn's rule: float32 only
-    when the model and X both are; a float32 model given float64 X computes in float32 and
-    returns float64 (a cast of the output; no copy when the dtypes agree).
-    ``transform`` and ``set_output`` (pandas or polars output for ``transform``) are beyond
-    scikit-learn's MLP; ``get_feature_names_out`` names the hidden units ``"mlpregressor0"``,
-    ... (or ``"mlpclassifier0"``, ...).
-    Sparse input is accepted and densified. Pickles carry the network as bpnet's model file.
-    If the loss becomes non-finite in sgd/adam, training stops with the last finite weights
-    and a ``bpnet.DivergenceWarning`` (scikit-learn raises ValueError after training).
-    With ``sample_weight``, ``loss_`` averages the batch losses weighted by their weight
-    sums (scikit-learn weights them by their row counts); the gradients are the same.
-    As in scikit-learn, a warm-started ``fit`` continues the plateau state (``tol``,
-    ``n_iter_no_change``) of the previous ``fit`` or ``partial_fit`` calls: it goes on
-    counting from ``_no_improvement_count`` and compares with ``best_loss_`` (or, with early
-    stopping, ``best_validation_score_``), while the optimizer and its sgd rate start afresh.
-    """
+        + _NOTES_DOC
     )
 
     _parameter_constraints: dict = {
