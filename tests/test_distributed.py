@@ -348,3 +348,30 @@ def test_import_error_names_the_packages(monkeypatch):
 
 if __name__ == "__main__":
     _worker(sys.argv[1], sys.argv[2])
+
+
+def test_fit_estimator_reports_poissons_loss_as_fit_does():
+    # one process (mpi4py's COMM_WORLD of size 1): the same steps as est.fit, so the same
+    # loss_curve_, which for Poisson includes scikit-learn's constant term y log y - y
+    # (the core leaves it out); with sample weights, its weighted mean
+    pytest.importorskip("mpi4py")
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+    import bpnet.distributed as bd
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] + 0.2)).astype(float)
+    w = rng.uniform(0.5, 2.0, size=60)
+    est = bpnet.MLPRegressor(hidden_layer_sizes=(4,), loss="poisson", solver="adam",
+                             batch_size=60, max_iter=5, shuffle=False, random_state=0,
+                             learning_rate_init=0.01, tol=0.0)
+    for sample_weight in (None, w):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ref = clone(est).fit(X, y, sample_weight=sample_weight)
+            got = bd.fit_estimator(clone(est), X, y, sample_weight=sample_weight)
+        np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-12)
+        assert got.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-12)
+        np.testing.assert_array_equal(got._net.params, ref._net.params)

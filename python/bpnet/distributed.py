@@ -546,13 +546,28 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
         # validated and set up as fit does; with classes, a rank's y need only hold some of them
         prepared = est._prepare_fit(X, y, sample_weight, classes=classes)
         n_local = prepared.X.shape[0]
-        seed = int(prepared.random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+        # drawn only for a shuffle, as est.fit draws it (a shared RandomState stays put)
+        seed = int(prepared.random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64)) \
+            if est.shuffle else 0
+        # scikit-learn's Poisson loss has a constant term the core leaves out: this rank's
+        # share of its (weighted) sum over all rows, as est.fit adds it
+        w = prepared.sample_weight
+        weight_local = float(n_local if w is None else np.sum(w, dtype=np.float64))
+        constant = est._loss_constant(prepared.Y, w)
+        constant_local = constant * weight_local if weight_local > 0 else 0.0
     except Exception as exc:  # noqa: BLE001
         error = exc
-        n_local = 0
+        n_local, weight_local, constant_local = 0, 0.0, 0.0
     _agree(comm, error)
 
     N = comm.allreduce(n_local, op=MPI.SUM)
+    weight = comm.allreduce(weight_local, op=MPI.SUM)
+    offset = comm.allreduce(constant_local, op=MPI.SUM) / weight if weight > 0 else 0.0
+    # (NaN for negative targets, as scikit-learn's loss; the core's decisions then go unshifted)
+    offset_core = offset if np.isfinite(offset) else 0.0
+    plateau = prepared.plateau
+    if plateau is not None and offset_core:
+        plateau = plateau._replace(best_loss=plateau.best_loss - offset_core)
     if est.batch_size == "auto":
         batch_size = min(200, N)
     else:
@@ -571,10 +586,10 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
         beta_1=est.beta_1, beta_2=est.beta_2, epsilon=est.epsilon, tol=est.tol,
         n_iter_no_change=n_iter_no_change, warm_start=False, broadcast=True,
         check_input=check_input, n_threads=(os.cpu_count() or 1) if est.n_threads == -1 else est.n_threads,
-        _plateau=prepared.plateau,  # a warm-started fit continues the count, as est.fit does
+        _plateau=plateau,  # a warm-started fit continues the count, as est.fit does
         _epoch_loss_by_rows=True,  # as est.fit (scikit-learn's loss_curve_ with sample_weight)
     )
-    est._record_fit(history, N)
+    est._record_fit(history, N, loss_offset=offset)
     if history.epochs_run == max_iter and not history.converged and not history.diverged:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({max_iter}) reached and the "
