@@ -588,3 +588,14 @@ def test_missing_sklearn_gives_an_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(ImportError, match=r"pip install 'bpnet\[sklearn\]'"):
         bpnet.__getattr__("MLPRegressor")
+
+
+def test_divergence_in_the_first_epoch_still_sets_loss_():
+    # a fitted estimator has loss_ even when no epoch ended with a finite loss
+    X = np.random.RandomState(0).randn(20, 3)
+    est = MLPRegressor(max_iter=5, random_state=0)
+    with pytest.warns(bpnet.DivergenceWarning, match="epoch 1"):
+        est.fit(X * 1e300, X[:, 0])
+    assert est.n_iter_ == 0 and est.loss_curve_ == []
+    assert np.isnan(est.loss_)
+    assert all(np.isfinite(c).all() for c in est.coefs_)

@@ -426,6 +426,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self.loss_curve_.extend(losses)
         if losses:
             self.loss_ = losses[-1]
+        elif getattr(self, "loss_", None) is None:
+            # diverged in its first epoch: no finite loss to report, but a fitted estimator
+            # has loss_ (NaN, as lbfgs leaves it when its first evaluation is non-finite)
+            self.loss_ = np.float64(np.nan)
         if history.val_score:
             self.validation_scores_.extend(history.val_score)
             self.validation_loss_curve_.extend(history.val_loss)
