@@ -256,6 +256,14 @@ def _split_validation(X, y, w, fraction, seed, stratify):
     return X[~mask], y[~mask], take(w, ~mask), X[mask], y[mask], take(w, mask)
 
 
+def _verbose_line(rec) -> str:
+    """``verbose=True``'s line for one epoch's record (scikit-learn's format)."""
+    line = f"Iteration {rec['epoch']}, loss = {rec['loss']:.8f}"
+    if "val_score" in rec:
+        line += f", validation score = {rec['val_score']:.6f}"
+    return line
+
+
 class _Progress:
     """Epoch callback that prints scikit-learn style lines and/or drives a tqdm bar."""
 
@@ -273,10 +281,7 @@ class _Progress:
 
     def __call__(self, rec):
         if self.verbose:
-            line = f"Iteration {rec['epoch']}, loss = {rec['loss']:.8f}"
-            if "val_score" in rec:
-                line += f", validation score = {rec['val_score']:.6f}"
-            print(line)
+            print(_verbose_line(rec))
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{rec['loss']:.4g}")

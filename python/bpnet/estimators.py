@@ -57,7 +57,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, y, **kwargs)
 
 
-from ._network import Network, _PlateauState, load
+from ._network import Network, _PlateauState, _verbose_line, load
 from . import _core
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
@@ -567,11 +567,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             def callback(record):
                 if offset:
                     record = dict(record, loss=record["loss"] + offset)
-                if verbose and offset:
-                    line = f"Iteration {record['epoch']}, loss = {record['loss']:.8f}"
-                    if "val_score" in record:
-                        line += f", validation score = {record['val_score']:.6f}"
-                    print(line)
+                if verbose and offset:  # (Network.fit's line, with scikit-learn's loss)
+                    print(_verbose_line(record))
                 keep_going = True
                 for cb in callbacks or ():
                     if cb(dict(record)) is False:
