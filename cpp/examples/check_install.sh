@@ -7,7 +7,10 @@
 #      model xor saved, and check what they print;
 #   4. move the install tree elsewhere and build the examples against the moved copy as a
 #      strict consumer (C++20, -Wall -Wextra -Wpedantic -Werror): the package is relocatable
-#      and its headers compile warning-free in another standard.
+#      and its headers compile warning-free in another standard;
+#   5. check with nm what a shared libbpnet exports (cmake/check_exports.cmake): the public API
+#      (BPNET_API), none of the internals. The installed library when it is shared; otherwise
+#      the library alone is built once more with BUILD_SHARED_LIBS=ON (under a minute).
 # Exits non-zero on any failure. Extra arguments go to the first configure, e.g.
 #   cpp/examples/check_install.sh -DBPNET_OPENMP=OFF
 #   cpp/examples/check_install.sh -DBUILD_SHARED_LIBS=ON
@@ -71,4 +74,19 @@ cmake -S "$repo/cpp/examples" -B "$tmp/examples-strict" "${generator[@]}" -DCMAK
 cmake --build "$tmp/examples-strict" --parallel "$jobs" || fail "the examples do not build strictly against the moved package"
 "$tmp/examples-strict/linear_regression" > /dev/null || fail "linear_regression (moved prefix) exited non-zero"
 
-step "ok: bpnet installs, and the examples build against it and print correct results"
+lib=$(find "$tmp/moved-prefix" -name 'libbpnet.so*' -type f | head -n 1)
+if [[ -n "$lib" ]]; then
+  step "check the symbols the installed shared library exports"
+else
+  step "build bpnet as a shared library, check the symbols it exports"
+  cmake -S "$repo" -B "$tmp/shared" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DBPNET_TESTS=OFF -DBPNET_EXAMPLES=OFF -DBPNET_PYTHON=OFF -DBPNET_INSTALL=OFF "$@" \
+    -DBUILD_SHARED_LIBS=ON > /dev/null
+  cmake --build "$tmp/shared" --parallel "$jobs" --target bpnet
+  lib=$(find "$tmp/shared" -maxdepth 1 -name 'libbpnet.so*' -type f | head -n 1)
+  [[ -n "$lib" ]] || fail "no libbpnet.so in $tmp/shared (not an ELF platform?)"
+fi
+cmake -DLIBRARY="$lib" -DHEADERS="$repo/cpp/include/bpnet" -P "$repo/cmake/check_exports.cmake" \
+  || fail "libbpnet.so exports internals or misses public symbols (see above)"
+
+step "ok: bpnet installs, the examples build against it and print correct results, and a shared libbpnet exports its public API only"

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "bpnet/activation.hpp"
+#include "bpnet/export.hpp"
 #include "bpnet/loss.hpp"
 #include "bpnet/model_io.hpp"
 #include "bpnet/network.hpp"

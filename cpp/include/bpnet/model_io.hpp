@@ -9,23 +9,25 @@
 #include <utility>
 #include <vector>
 
+#include "bpnet/export.hpp"
+
 namespace bpnet {
 
 // A file that is not a valid bpnet model (wrong magic, version, sizes, checksum, ...).
-class ModelFormatError : public std::invalid_argument {
+class BPNET_API ModelFormatError : public std::invalid_argument {
 public:
     using std::invalid_argument::invalid_argument;
 };
 
 // The operating system refused a file operation (cannot create, read, rename; a directory
 // where a file was expected). Python sees OSError.
-class FileError : public std::runtime_error {
+class BPNET_API FileError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
 
 // The path does not exist.
-class FileNotFoundError : public FileError {
+class BPNET_API FileNotFoundError : public FileError {
 public:
     using FileError::FileError;
 };
@@ -47,17 +49,17 @@ inline constexpr std::uint32_t max_metadata = 65536;         // metadata entries
 }  // namespace model_limits
 
 // Size in bytes of one parameter on disk (4 or 8); throws ModelFormatError for other values.
-std::size_t dtype_size(DType dtype);
+BPNET_API std::size_t dtype_size(DType dtype);
 // "float32" / "float64".
-const char* dtype_name(DType dtype);
+BPNET_API const char* dtype_name(DType dtype);
 
 // CRC-32 (IEEE 802.3, the one zlib.crc32 computes) of size bytes, continuing from crc.
 // The model file's checksum; exposed so tests and tools can build or repair files.
-std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
+BPNET_API std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
 
 // Everything a model file holds. Values are held as double in memory; a float32 model
 // converts them to float on disk (float -> double -> float is exact, so nothing is lost).
-struct ModelData {
+struct BPNET_API ModelData {
     DType dtype = DType::float64;
     std::vector<std::uint64_t> layer_sizes;   // n_0 .. n_L
     std::vector<std::string> activations;     // L names
@@ -72,12 +74,12 @@ struct ModelData {
 
 // Encodes / decodes the whole file image. decode_model checks magic, version, every size
 // against the buffer length and the checksum before allocating; throws ModelFormatError.
-std::string encode_model(const ModelData& model);
-ModelData decode_model(const void* data, std::size_t size);
+BPNET_API std::string encode_model(const ModelData& model);
+BPNET_API ModelData decode_model(const void* data, std::size_t size);
 
 // Atomic save: written to a temporary file in the same folder, flushed, then renamed.
-void save_model(const std::string& path, const ModelData& model);
+BPNET_API void save_model(const std::string& path, const ModelData& model);
 // Throws FileNotFoundError when the path does not exist, ModelFormatError when invalid.
-ModelData load_model(const std::string& path);
+BPNET_API ModelData load_model(const std::string& path);
 
 }  // namespace bpnet

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bpnet/activation.hpp"
+#include "bpnet/export.hpp"
 #include "bpnet/loss.hpp"
 #include "bpnet/model_io.hpp"
 #include "bpnet/threads.hpp"
@@ -28,7 +29,7 @@
 namespace bpnet {
 
 // What the training loop reports after each epoch.
-struct EpochRecord {
+struct BPNET_API EpochRecord {
     std::size_t epoch = 0;  // 1-based
     double loss = 0;        // mean training loss over the epoch's batches (penalty included)
     double seconds = 0;     // wall time of the epoch
@@ -40,14 +41,14 @@ struct EpochRecord {
 
 // Validation rows for early stopping / monitoring (row-major, like X and Y).
 template <class T>
-struct ValidationData {
+struct BPNET_API ValidationData {
     const T* X = nullptr;
     const T* Y = nullptr;
     std::size_t n = 0;
     const T* w = nullptr;  // optional sample weights
 };
 
-struct FitOptions {
+struct BPNET_API FitOptions {
     std::string optimizer = "sgd";  // "sgd" (plain gradient descent unless momentum > 0) or "adam"
     double learning_rate = 0.1;
     std::size_t epochs = 100;
@@ -107,7 +108,7 @@ struct FitOptions {
     std::function<bool()> should_stop;
 };
 
-struct History {
+struct BPNET_API History {
     std::vector<double> loss;     // per finished epoch
     std::vector<double> seconds;  // per finished epoch
     std::vector<double> val_loss;   // per finished epoch, with validation data
@@ -130,7 +131,7 @@ struct History {
 // Optimizer state that survives between fits (continued by the next fit), in the network's
 // precision (as scikit-learn and PyTorch keep it).
 template <class T>
-struct TrainState {
+struct BPNET_API TrainState {
     std::vector<T> velocity;           // sgd momentum, n_params
     std::vector<T> m, v;               // adam first and second moments, n_params
     std::uint64_t t = 0;               // adam step count
@@ -200,6 +201,13 @@ private:
 };
 
 }  // namespace detail
+
+// Network<float> and Network<double> are compiled into libbpnet (the explicit instantiations
+// in network.cpp). BPNET_API on this first declaration gives the class template default
+// visibility, so a shared libbpnet exports every member of both, the inline ones included: a
+// consumer may call those there rather than instantiate them (extern template, below).
+template <class T>
+class BPNET_API Network;
 
 template <class T>
 class Network {

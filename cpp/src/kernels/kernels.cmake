@@ -43,6 +43,6 @@ endif()
 # C++ gemm benchmark (benchmarks/bench_gemm.cpp); driven by benchmarks/bench_gemm.py.
 if(BPNET_BENCHMARKS)
   add_executable(bench_gemm ${PROJECT_SOURCE_DIR}/benchmarks/bench_gemm.cpp)
-  target_link_libraries(bench_gemm PRIVATE bpnet ${CMAKE_DL_LIBS})
-  target_include_directories(bench_gemm PRIVATE ${PROJECT_SOURCE_DIR}/cpp/src)
+  bpnet_link_internals(bench_gemm)  # it calls kernels::gemm, which a shared libbpnet hides
+  target_link_libraries(bench_gemm PRIVATE ${CMAKE_DL_LIBS})
 endif()
