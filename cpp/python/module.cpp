@@ -83,14 +83,14 @@ struct Batch {
     }
 };
 
-// forward and backward with the GIL released (forward checks X; backward the rows, y, the
-// weights and alpha); returns C, writes ∂C/∂θ to g.
+// forward and backward with the GIL released, as one read of the network (a fit or step in
+// another thread cannot come between them); checks X, the rows, y, the weights and alpha;
+// returns C, writes ∂C/∂θ to g.
 template <class T>
 double forward_backward(const bpnet::Network<T>& net, const Batch<T>& b, double alpha, T* const* z,
                         T* const* a, T* const* d, T* g) {
     py::gil_scoped_release release;
-    net.forward(b.x, b.n, z, a);
-    return net.backward(b.x, b.y, b.n, z, a, d, g, b.w, alpha);
+    return net.forward_backward(b.x, b.y, b.n, z, a, d, g, b.w, alpha);
 }
 
 template <class T>
@@ -289,15 +289,24 @@ void bind_network(py::module_& m, const char* cls) {
                      py::gil_scoped_release release;
                      h = net.fit(x, y, n, o, wp, val.n ? &val : nullptr);
                  }
-                 if (error) throw std::move(*error);
-                 return py::dict("loss"_a = h.loss, "seconds"_a = h.seconds, "val_loss"_a = h.val_loss,
-                                 "val_score"_a = h.val_score, "learning_rate"_a = h.learning_rate,
-                                 "best_loss"_a = h.best_loss, "best_val_score"_a = h.best_val_score,
-                                 "best_epoch"_a = h.best_epoch, "restored_best"_a = h.restored_best,
-                                 "converged"_a = h.converged, "epochs_run"_a = h.epochs_run,
-                                 "no_improvement_count"_a = h.no_improvement_count,
-                                 "diverged"_a = h.diverged, "interrupted"_a = h.interrupted,
-                                 "stopped_by_callback"_a = h.stopped_by_callback, "message"_a = h.message);
+                 py::dict history("loss"_a = h.loss, "seconds"_a = h.seconds, "val_loss"_a = h.val_loss,
+                                  "val_score"_a = h.val_score, "learning_rate"_a = h.learning_rate,
+                                  "best_loss"_a = h.best_loss, "best_val_score"_a = h.best_val_score,
+                                  "best_epoch"_a = h.best_epoch, "restored_best"_a = h.restored_best,
+                                  "converged"_a = h.converged, "epochs_run"_a = h.epochs_run,
+                                  "no_improvement_count"_a = h.no_improvement_count,
+                                  "diverged"_a = h.diverged, "interrupted"_a = h.interrupted,
+                                  "stopped_by_callback"_a = h.stopped_by_callback, "message"_a = h.message);
+                 if (error) {
+                     // The exception carries what the finished epochs did (Network.fit makes it
+                     // a History: the estimators record an interrupted fit's epochs from it).
+                     try {
+                         error->value().attr("_bpnet_history") = history;
+                     } catch (py::error_already_set&) {  // an exception without attributes
+                     }
+                     throw std::move(*error);
+                 }
+                 return history;
              },
              "X"_a, "y"_a, "sample_weight"_a, "options"_a, "callback"_a, "X_val"_a = py::none(),
              "y_val"_a = py::none(), "sample_weight_val"_a = py::none())

@@ -843,6 +843,29 @@ double Network<T>::backward(const T* X, const T* Y, std::size_t n, T* const* z, 
     return gradient(false, X, Y, n, z, a, delta, grad, w, alpha, nullptr);
 }
 
+template <class T>
+double Network<T>::forward_backward(const T* X, const T* Y, std::size_t n, T* const* z,
+                                    T* const* a, T* const* delta, T* grad, const T* w,
+                                    double alpha) const {
+    check_not_empty("backward");
+    check_pointer("backward", "X", X, n * n_inputs());
+    check_pointer("backward", "y", Y, n * n_outputs());
+    check_pointer("backward", "grad", grad, num_params());
+    detail::NetworkGuard::Reader lock(guard_);  // one read: no step between the two passes
+    check_finite("X", X, n * n_inputs());
+    check_batch(*this, static_cast<const T*>(nullptr), Y, n, w, alpha);
+    // the forward pass cut as forward() cuts it, then backward(): the bits of the two calls
+    const std::size_t chunks = row_chunks(n);
+    if (chunks == 1) {
+        forward_rows(X, 0, n, z, a);
+    } else {
+        in_chunks(chunks, n, [&](std::size_t r0, std::size_t r1, std::size_t) {
+            forward_rows(X, r0, r1, z, a);
+        });
+    }
+    return gradient(false, X, Y, n, z, a, delta, grad, w, alpha, nullptr);
+}
+
 // ---------------------------------------------------------------- training
 
 namespace {

@@ -326,9 +326,11 @@ class Network:
     network, and views taken before ``fit`` show the trained values.
 
     Threads: every computing call releases the GIL. Any number of threads may predict (or run
-    forward, backward, loss, save) at once; a ``fit`` or ``step`` waits for reads in flight, and
-    reads from other threads wait for a running ``fit`` to end (an epoch callback on the
-    training thread may read). Writes through the NumPy views are not guarded.
+    forward, backward, loss, save) at once; a ``fit`` or ``step`` waits for the reads in flight
+    (reads that start while it waits queue behind it), and reads from other threads wait for a
+    running ``fit`` to end (an epoch callback on the training thread may read). ``backward`` and
+    ``gradient`` are one read: their forward and backward passes see the same weights. Writes
+    through the NumPy views are not guarded.
     """
 
     def __init__(
@@ -628,7 +630,9 @@ class Network:
         History
             If the loss becomes non-finite, training stops, the weights (and the optimizer
             state) from the start of that epoch are kept and a :class:`DivergenceWarning` is issued. Ctrl-C stops at the
-            next batch boundary, keeps the weights reached and raises KeyboardInterrupt.
+            next batch boundary, keeps the weights reached and raises KeyboardInterrupt. That
+            exception (or one raised by ``callback``, which stops training after the epoch)
+            carries the History of the epochs finished before it as its ``history`` attribute.
         """
         X = self._X(X)
         n = X.shape[0]
@@ -688,6 +692,14 @@ class Network:
         cb = _epoch_callback(callback, verbose, progress, o.epochs)
         try:
             h = self._net.fit(X, y, w, o, cb, X_val, y_val, w_val)
+        except BaseException as exc:
+            # Ctrl-C or an exception from the callback: the epochs finished before it, as a
+            # History on the exception (the binding attached them as a dict)
+            # (an inner fit's History is replaced; an attribute of the exception's own is kept)
+            finished = exc.__dict__.pop("_bpnet_history", None) if hasattr(exc, "__dict__") else None
+            if finished is not None and isinstance(getattr(exc, "history", None), (History, type(None))):
+                exc.history = History(**finished)
+            raise
         finally:
             if cb is not None and hasattr(cb, "close"):
                 cb.close()
@@ -780,12 +792,23 @@ class Network:
         """A network from a model file's bytes (checked as ``load`` does)."""
         return cls._wrap(*_core.from_bytes(bytes(data)))
 
+    # what the model file holds; any other attribute (a subclass's) travels as pickle state
+    _FILE_ATTRIBUTES = ("_net", "_dtype", "metadata")
+
     def __reduce__(self):
-        return (Network.from_bytes, (self.to_bytes(),))
+        # A plain Network pickles as its model file alone (the form older versions read); a
+        # subclass keeps its class and the attributes it added.
+        extra = {k: v for k, v in self.__dict__.items() if k not in self._FILE_ATTRIBUTES}
+        if type(self) is Network and not extra:
+            return (Network.from_bytes, (self.to_bytes(),))
+        return (type(self).from_bytes, (self.to_bytes(),), extra or None)
 
     def copy(self) -> "Network":
-        """An independent copy (parameters and optimizer state)."""
-        return Network.from_bytes(self.to_bytes())
+        """An independent copy (parameters, optimizer state, metadata; a subclass's own
+        attributes are deep-copied)."""
+        import copy
+
+        return copy.deepcopy(self)
 
 
 def load(path) -> Network:

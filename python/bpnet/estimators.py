@@ -19,10 +19,13 @@ How the pieces map onto the core:
 """
 from __future__ import annotations
 
+import functools
 import operator
 import os
+import threading
 import time
 import warnings
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -57,7 +60,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, y, **kwargs)
 
 
-from ._network import Network, _PlateauState, _verbose_line, load
+from ._network import History, Network, _PlateauState, _verbose_line, load
 from . import _core
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
@@ -83,6 +86,115 @@ def _thread_count(n_threads):
         yield
     finally:
         _core._set_thread_local_threads(old)
+
+
+class _FitGuard:
+    """One estimator's readers-writer lock, with the rules of ``bpnet.Network``'s: ``fit`` and
+    ``partial_fit`` write; ``predict``, ``predict_proba``, ``transform``, ``save`` and pickling
+    read. Reads wait for a running fit and a fit for the reads in flight. Neither side starves
+    the other: reads that start while a fit waits queue behind it, and the reads that waited
+    for a fit go before the next fit (a loop of ``partial_fit`` calls leaves room for them).
+    The fitting thread may read (an epoch callback) and fit again; a thread may nest reads.
+
+    Without it, a refit published its new network (initial weights) before training it, lbfgs
+    wrote its iterates into the parameters a predict read, and a classifier's label binarizer
+    was replaced before it was fitted: predictions from other threads came from untrained or
+    half-trained weights, or raised NotFittedError.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = {}  # thread id -> depth of its reads
+        self._writer = None  # thread id of the running fit
+        self._depth = 0  # the fit's nesting
+        self._writers_waiting = 0
+        self._readers_waiting = 0
+        self._readers_turn = False  # a fit ended while reads waited: they go first
+
+    @contextmanager
+    def read(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me and me not in self._readers:
+                if self._writer is not None or (self._writers_waiting and not self._readers_turn):
+                    self._readers_waiting += 1
+                    try:
+                        while self._writer is not None or (self._writers_waiting and not self._readers_turn):
+                            self._cond.wait()
+                    finally:
+                        self._readers_waiting -= 1
+                        if not self._readers_waiting and self._readers_turn:
+                            self._readers_turn = False  # every waiting read is in
+                            self._cond.notify_all()
+            self._readers[me] = self._readers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                depth = self._readers.pop(me) - 1
+                if depth:
+                    self._readers[me] = depth
+                else:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me:
+                self._writers_waiting += 1
+                try:
+                    while (self._writer is not None or self._readers_turn
+                           or any(t != me for t in self._readers)):
+                        self._cond.wait()
+                finally:
+                    self._writers_waiting -= 1
+                    self._cond.notify_all()
+                self._writer = me
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if not self._depth:
+                    self._writer = None
+                    self._readers_turn = self._readers_waiting > 0
+                    self._cond.notify_all()
+
+
+# Each estimator's guard, kept outside it (not an attribute: it is no parameter or fitted
+# attribute, and must not travel in pickles or clones)
+_GUARDS: "weakref.WeakKeyDictionary[object, _FitGuard]" = weakref.WeakKeyDictionary()
+_GUARDS_LOCK = threading.Lock()
+
+
+def _guard_of(est):
+    try:
+        with _GUARDS_LOCK:
+            guard = _GUARDS.get(est)
+            if guard is None:
+                guard = _GUARDS[est] = _FitGuard()
+        return guard
+    except TypeError:  # an unhashable subclass: unguarded, as before
+        return None
+
+
+def _guarded(kind):
+    """Decorator: run the method under the estimator's guard, as a "read" or a "write"."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            guard = _guard_of(self)
+            if guard is None:
+                return method(self, *args, **kwargs)
+            with getattr(guard, kind)():
+                return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _contiguous(a, dtype):
@@ -472,6 +584,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 print(msg)
         self._no_improvement_count = count
 
+    @_guarded("write")
     def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
              sample_weight_val=None, callbacks=None):
         if (X_val is None) != (y_val is None):
@@ -610,8 +723,14 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 # one epoch is judged by _record_fit (_partial_fit_plateau) instead
                 _plateau=None if incremental else plateau,
             )
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            # as scikit-learn: the epochs finished before Ctrl-C (or a KeyboardInterrupt from a
+            # callback) stay recorded (n_iter_, loss_curve_, loss_, t_, ...), and early stopping
+            # has put back the best epoch's weights
             warnings.warn("Training interrupted by user.")
+            history = getattr(exc, "history", None)
+            if isinstance(history, History):
+                self._record_fit(history, n_train, incremental=incremental, loss_offset=offset)
             return
         if verbose and offset and history.message:
             print(history.message)
@@ -698,6 +817,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             )
 
     # ------------------------------------------------------------------ other methods
+    @_guarded("read")
     def transform(self, X):
         """Activations of the last hidden layer (X itself when there is no hidden layer).
 
@@ -749,6 +869,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             return OneToOneFeatureMixin.get_feature_names_out(self, input_features)
         return ClassNamePrefixFeaturesOutMixin.get_feature_names_out(self, input_features)
 
+    @_guarded("read")
     def __getstate__(self):
         # The network travels as bpnet's model file (parameters and optimizer state).
         state = super().__getstate__()
@@ -771,6 +892,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                       "loss_", "validation_loss_curve_", "_no_improvement_count")
     _FITTED_FLOAT64 = ("loss_", "best_loss_")  # np.float64 as in scikit-learn (and loss_curve_'s entries)
 
+    @_guarded("read")
     def save(self, path) -> None:
         """Write the fitted estimator as a bpnet model file (docs/model-format.md).
 
@@ -911,6 +1033,11 @@ _NOTES_DOC = """
     ``n_iter_no_change``) of the previous ``fit`` or ``partial_fit`` calls: it goes on
     counting from ``_no_improvement_count`` and compares with ``best_loss_`` (or, with early
     stopping, ``best_validation_score_``), while the optimizer and its sgd rate start afresh.
+    Threads: ``predict``, ``predict_proba``, ``transform``, ``score``, ``save`` and pickling in
+    other threads wait for a running ``fit`` or ``partial_fit`` and see the model it ends with;
+    a fit waits for the reads in flight. An epoch callback may read the estimator it trains.
+    Ctrl-C (or a KeyboardInterrupt from a callback) stops sgd/adam with a warning, as in
+    scikit-learn, keeping what the finished epochs recorded (``n_iter_``, ``loss_curve_``, ...).
     """
 
 _ATTR_DOC = """
@@ -1143,6 +1270,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
+    @_guarded("read")
     def predict(self, X):
         """Predicted values.
 
@@ -1327,6 +1455,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return True
 
     @available_if(lambda est: est._check_solver())
+    @_guarded("write")
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of sgd/adam over X, y, continuing the optimizer state.
 
@@ -1357,6 +1486,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight, incremental=True)
 
+    @_guarded("read")
     def predict(self, X):
         """Predicted class labels.
 
@@ -1373,6 +1503,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             out = out.ravel()
         return self._label_binarizer.inverse_transform(out)
 
+    @_guarded("read")
     def predict_proba(self, X):
         """Probability of each class, in the order of ``classes_``.
 

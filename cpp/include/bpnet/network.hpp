@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
 #include <thread>
@@ -149,6 +150,10 @@ namespace detail {
 // change the network: a fit, step, init_params or assignment from inside one of the network's
 // own fit callbacks throws std::logic_error (it would free the optimizer state and buffers the
 // running fit is using). A copy of a network gets a fresh guard.
+// A waiting writer goes first: reads that start while it waits queue behind it (at gate_), so
+// a fit waits only for the reads in flight. (std::shared_mutex alone is glibc's rwlock, which
+// lets new readers in ahead of a waiting writer: threads predicting in a loop, their reads
+// always overlapping, kept a fit waiting for ever.)
 class NetworkGuard {
 public:
     NetworkGuard() = default;
@@ -159,7 +164,11 @@ public:
     public:
         explicit Reader(const NetworkGuard& g)
             : g_(g), locked_(g.writer_.load() != std::this_thread::get_id()) {
-            if (locked_) g_.mutex_.lock_shared();
+            if (!locked_) return;
+            if (g_.writers_waiting_.load() != 0) {
+                std::lock_guard<std::mutex> queue(g_.gate_);  // behind the waiting writer
+            }
+            g_.mutex_.lock_shared();
         }
         ~Reader() {
             if (locked_) g_.mutex_.unlock_shared();
@@ -181,12 +190,22 @@ public:
                                        ": called from inside a fit of the same network (an "
                                        "epoch or should_stop callback); a network cannot be "
                                        "changed while it trains");
-            g_.mutex_.lock();
+            g_.writers_waiting_.fetch_add(1);
+            try {
+                std::unique_lock<std::mutex> gate(g_.gate_);
+                g_.mutex_.lock();
+                gate.release();  // held until the destructor: new reads queue behind this writer
+            } catch (...) {
+                g_.writers_waiting_.fetch_sub(1);
+                throw;
+            }
             g_.writer_.store(std::this_thread::get_id());
         }
         ~Writer() {
             g_.writer_.store(std::thread::id());
             g_.mutex_.unlock();
+            g_.gate_.unlock();
+            g_.writers_waiting_.fetch_sub(1);
         }
         Writer(const Writer&) = delete;
         Writer& operator=(const Writer&) = delete;
@@ -197,6 +216,8 @@ public:
 
 private:
     mutable std::shared_mutex mutex_;
+    mutable std::mutex gate_;                  // held by the writer from its wait to its end
+    mutable std::atomic<int> writers_waiting_{0};  // writers waiting or writing
     std::atomic<std::thread::id> writer_{};
 };
 
@@ -293,6 +314,11 @@ public:
     // X is not checked again (forward checked it).
     double backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
                     T* const* delta, T* grad, const T* w = nullptr, double alpha = 0) const;
+    // forward then backward as one read of the network (the same bits as the two calls): the
+    // gradient of the weights the forward pass used, also while another thread fits or steps
+    // (between two separate calls a step could change the weights backward propagates through).
+    double forward_backward(const T* X, const T* Y, std::size_t n, T* const* z, T* const* a,
+                            T* const* delta, T* grad, const T* w = nullptr, double alpha = 0) const;
 
     // Mini-batch training in C++; X (n, n_0), Y (n, n_L), w optional (n). Validates every
     // argument and checks X, Y, w are finite before any weight changes. A non-finite loss
