@@ -160,7 +160,9 @@ void bind_network(py::module_& m, const char* cls) {
                                    return py::array_t<T>({py::ssize_t(n.num_params())}, {py::ssize_t(sizeof(T))},
                                                          n.grads(), self);
                                })
-        .def("init_params", &Net::init_params, "seed"_a)
+        // (the GIL released: init_params waits for a fit in another thread, whose callbacks
+        // need the GIL)
+        .def("init_params", &Net::init_params, "seed"_a, py::call_guard<py::gil_scoped_release>())
         .def("predict",
              [](const Net& net, const CArray<T>& X, int n_threads) {
                  const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
