@@ -16,16 +16,24 @@ import numpy as np
 from ._gradcheck import _network_and_target
 
 # C_x and δ^(L) for each loss, in the text's notation (n_L is the number of outputs).
+# With a softmax output, σ' is a Jacobian, not an element-wise factor: the squared errors'
+# δ^(L) is its product with ∇_a C_x (_SOFTMAX_DELTA), as the core computes it.
 _COST = {
     "squared_error": ("C_x = ||a^(L) - y||²", "δ^(L) = 2 (a^(L) - y) ⊙ σ'(z^(L))"),
     "half_squared_error": ("C_x = ||a^(L) - y||² / (2 n_L)", "δ^(L) = (a^(L) - y) / n_L ⊙ σ'(z^(L))"),
-    "cross_entropy": ("C_x = -Σ_j y_j log a_j^(L)", "δ^(L) = a^(L) - y   (softmax and cross entropy fused)"),
+    "cross_entropy": ("C_x = -Σ_j y_j log a_j^(L)",
+                      "δ^(L) = (Σ_j y_j) a^(L) - y   (softmax and cross entropy fused; "
+                      "a^(L) - y when y sums to 1)"),
     "binary_cross_entropy": (
         "C_x = -Σ_j [y_j log a_j^(L) + (1 - y_j) log(1 - a_j^(L))]",
         "δ^(L) = a^(L) - y   (sigmoid and cross entropy fused)",
     ),
     "poisson": ("C_x = Σ_j (a_j^(L) - y_j log a_j^(L))", "δ^(L) = a^(L) - y   (exp and Poisson deviance fused)"),
 }
+
+_GRAD_A = {"squared_error": "2 (a^(L) - y)", "half_squared_error": "(a^(L) - y) / n_L"}
+_SOFTMAX_DELTA = ("δ^(L) = a^(L) ⊙ (g - (a^(L)·g)),  g = ∇_a C_x = {g}   "
+                  "(softmax: σ' is the Jacobian diag(a^(L)) - a^(L) a^(L)ᵀ)")
 
 
 @dataclass
@@ -88,8 +96,14 @@ def explain(net, x, y, file: Optional[TextIO] = None) -> Explanation:
     net, y = _network_and_target(net, y, "explain", one_sample=True)
     sizes = net.layer_sizes
     n0, nL = sizes[0], sizes[-1]
-    x = np.asarray(x, dtype=net.dtype)
-    y = np.asarray(y, dtype=net.dtype)
+    try:
+        x = np.asarray(x, dtype=net.dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"explain: x: {exc}") from None
+    try:
+        y = np.asarray(y, dtype=net.dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"explain: y: {exc}") from None
     if x.shape not in ((n0,), (1, n0)):
         raise ValueError(f"explain: x has shape {x.shape}, expected ({n0},) - one sample")
     if y.size != nL or y.ndim > 2 or (y.ndim == 2 and y.shape[0] != 1):
@@ -120,13 +134,16 @@ def explain(net, x, y, file: Optional[TextIO] = None) -> Explanation:
         p(f"    z^({l}) = {_fmt(result.z[l - 1], 12)}")
         p(f"    a^({l}) = {_fmt(result.a[l], 12)}")
     cost, out_delta = _COST.get(net.loss_name, (f"C_x ({net.loss_name})", "δ^(L) = ∇_a C ⊙ σ'(z^(L))"))
+    if acts[-1] == "softmax" and net.loss_name in _GRAD_A:
+        out_delta = _SOFTMAX_DELTA.format(g=_GRAD_A[net.loss_name])
     p()
     p(f"Cost:  {cost}")
     p(f"  y = {_fmt(result.y, 6)}")
     p(f"  C_x = {result.loss:.6g}")
     p()
     p("Backward pass:  " + out_delta.replace("(L)", f"({L})"))
-    p(f"                δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ σ_l'(z^(l))")
+    if L > 1:
+        p("                δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ σ_l'(z^(l))")
     for l in range(L, 0, -1):
         p(f"  δ^({l}) = {_fmt(result.delta[l - 1], 10)}")
     p()

@@ -39,14 +39,16 @@ class _PlateauState(NamedTuple):
 
 @dataclass
 class Trace:
-    """Every layer of one forward pass.
+    """Every layer of one forward pass, one row per sample.
 
     Attributes
     ----------
     z : list of ndarray
-        ``z[l]`` of shape (n_samples, n_{l+1}) is the weighted input Z_{l+1} = A_l Wᵀ + b.
+        L arrays: ``z[l - 1]`` of shape (n_samples, n_l) is layer l's weighted input,
+        Z_l = A_{l-1} W_lᵀ + b_l (row i: the text's z^(l) = W^(l) a^(l-1) + b^(l) of sample i).
     a : list of ndarray
-        ``a[0]`` is X; ``a[l]`` of shape (n_samples, n_l) is σ_l(z[l-1]) for l >= 1.
+        L + 1 arrays: ``a[0]`` is X (a^(0)); ``a[l]`` of shape (n_samples, n_l) is
+        a^(l) = σ_l(z^(l)), i.e. σ_l(``z[l - 1]``), for l = 1..L.
     """
 
     z: List[np.ndarray]
@@ -69,11 +71,15 @@ class Gradients:
     flat : ndarray of shape (n_params,)
         ∂C/∂θ in the layout of ``Network.params``.
     weights, biases : list of ndarray
-        ∂C/∂W_l of shape (n_l, n_{l-1}) and ∂C/∂b_l of shape (n_l,), views into ``flat``.
+        ``weights[l - 1]`` = ∂C/∂W_l of shape (n_l, n_{l-1}) and ``biases[l - 1]`` = ∂C/∂b_l
+        of shape (n_l,), views into ``flat``: the batch means (1/n) Σ_i δ_i^(l) a_i^(l-1)ᵀ and
+        (1/n) Σ_i δ_i^(l), plus (alpha/n) W_l with the penalty.
     deltas : list of ndarray
-        δ_l of shape (n_samples, n_l), one row per sample (the text's δ^(l) for that sample).
+        δ_l of shape (n_samples, n_l), one row per sample (the text's δ^(l) = ∂C_x/∂z^(l)
+        for that sample, not divided by n).
         With ``sample_weight``, row i is w_i δ_i^(l): the weight is folded into δ where the
-        output layer forms it, so the gradients are Σ_i (w_i δ_i) a_iᵀ / Σ_i w_i.
+        output layer forms it, so the gradients are Σ_i (w_i δ_i) a_iᵀ / Σ_i w_i (and n in
+        the penalty's term is Σ_i w_i).
     trace : Trace
         The forward pass the gradients came from.
     """
@@ -307,13 +313,18 @@ class Network:
         (n_0, n_1, ..., n_L): inputs, hidden layers, outputs. At least two entries.
     activation : str or sequence of str, default="sigmoid"
         Hidden activation: one name for every hidden layer, or one per hidden layer. Names:
-        identity, sigmoid (alias logistic), tanh, relu, leaky_relu.
+        identity, sigmoid (alias logistic), tanh, relu, leaky_relu (slope 0.01 below 0).
     output_activation : str, default="identity"
-        Also softmax (with cross_entropy or squared errors) and exp (with poisson).
+        Also softmax (with cross_entropy or squared errors) and exp (with poisson or squared
+        errors).
     loss : str, default="squared_error"
         squared_error (C = mean over samples of ||a − y||², the source text's),
         half_squared_error (½ · mean over all entries, scikit-learn's), binary_cross_entropy
-        (sigmoid output), cross_entropy (softmax output), poisson (exp output).
+        (sigmoid output; C_x = −Σ_j [y_j log a_j + (1 − y_j) log(1 − a_j)]), cross_entropy
+        (softmax output; C_x = −Σ_j y_j log a_j), poisson (exp output; C_x = Σ_j (a_j −
+        y_j log a_j), scikit-learn's half Poisson deviance less its constant y log y − y).
+        C is the mean of C_x over the samples; the cross entropies clip a to [ε, 1 − ε] in the
+        log, as scikit-learn does.
     dtype : {"float64", "float32"}, default="float64"
     seed : int or None, default=None
         Seed of the weight initialisation (Glorot uniform, as scikit-learn). The same seed
