@@ -159,6 +159,34 @@ def test_an_exception_from_a_callback_carries_the_finished_epochs(rng):
     assert info.value.history == "mine"
 
 
+def test_an_exception_with_a_read_only_history_from_a_callback_is_raised_as_itself(rng):
+    # Network.fit set exc.history on the way out; where the exception's class makes history
+    # read-only (a property), that assignment raised AttributeError in place of the user's error
+    X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+
+    class Computed(Exception):
+        @property
+        def history(self):
+            return None
+
+    class Failing(Exception):
+        @property
+        def history(self):
+            raise LookupError("no history here")
+
+    for cls in (Computed, Failing):
+        def callback(rec):
+            if rec["epoch"] == 2:
+                raise cls("the user's error")
+
+        net = bpnet.Network((3, 4, 1), seed=0)
+        with pytest.raises(cls, match="the user's error"):
+            net.fit(X, y, epochs=10, batch_size=10, seed=1, callback=callback)
+        ref = bpnet.Network((3, 4, 1), seed=0)
+        ref.fit(X, y, epochs=2, batch_size=10, seed=1)
+        np.testing.assert_array_equal(net.params, ref.params)  # stopped after epoch 2 as usual
+
+
 def _stop_at(epoch):
     def callback(rec):
         if rec["epoch"] == epoch:

@@ -708,8 +708,12 @@ class Network:
             # History on the exception (the binding attached them as a dict)
             # (an inner fit's History is replaced; an attribute of the exception's own is kept)
             finished = exc.__dict__.pop("_bpnet_history", None) if hasattr(exc, "__dict__") else None
-            if finished is not None and isinstance(getattr(exc, "history", None), (History, type(None))):
-                exc.history = History(**finished)
+            if finished is not None:
+                try:
+                    if isinstance(getattr(exc, "history", None), (History, type(None))):
+                        exc.history = History(**finished)
+                except Exception:  # a read-only or computed history of its class: exc as it is
+                    pass
             raise
         finally:
             if cb is not None and hasattr(cb, "close"):

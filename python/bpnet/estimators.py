@@ -166,7 +166,8 @@ class _FitGuard:
 # Each estimator's guard, kept outside it (not an attribute: it is no parameter or fitted
 # attribute, and must not travel in pickles or clones)
 _GUARDS: "weakref.WeakKeyDictionary[object, _FitGuard]" = weakref.WeakKeyDictionary()
-_GUARDS_LOCK = threading.Lock()
+# (re-entrant: a __del__ that the garbage collector runs while it is held may take it again)
+_GUARDS_LOCK = threading.RLock()
 
 
 def _guard_of(est):
