@@ -230,6 +230,39 @@ def test_gradcheck_leaves_out_the_parameters_whose_step_crosses_a_relu_kink():
     assert max(res.max_rel_error) < 1e-6
 
 
+def test_gradcheck_compares_a_relu_layer_with_many_rows_at_a_smaller_step(monkeypatch):
+    # With 3000 rows some z^(1) lies within h of 0 for every first-layer parameter: all were
+    # left out as kinks, the layer reported NaN and a right float32 backward failed. Retried
+    # at h/10 and h/100 they are compared, at the coarser resolution the smaller step has;
+    # a wrong gradient there is still caught.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 8)).astype(np.float32)
+    y = rng.normal(size=3000).astype(np.float32)
+    net = bpnet.Network((8, 16, 16, 1), activation="relu", dtype=np.float32, seed=0)
+    res = bpnet.gradcheck(net, X, y)
+    assert not np.isnan(res.max_rel_error).any(), res.max_rel_error
+    assert res.passed(), (res.max_rel_error, res.resolution)
+    assert res.resolution[0] < 0.2  # what is compared is compared to better than 20%
+
+    first = net.weights[0].size + net.biases[0].size
+    keep = np.setdiff1d(np.arange(first), res.kinks)
+    net64 = bpnet.Network((8, 16, 16, 1), activation="relu", seed=0)
+    net64.params[:] = net.params
+    mine = central(net64, X.astype(np.float64), y.astype(np.float64))  # float64 reference
+    scale = np.abs(mine[keep]).max()
+    assert np.abs(res.numeric[keep] - mine[keep]).max() <= 4 * res.resolution[0] * scale
+
+    backward = bpnet.Network.backward
+
+    def wrong(self, *args, **kwargs):  # layer 1's ∂C/∂W doubled
+        g = backward(self, *args, **kwargs)
+        g.weights[0][...] *= 2.0
+        return g
+
+    monkeypatch.setattr(bpnet.Network, "backward", wrong)
+    assert bpnet.gradcheck(net, X, y).layer_passed() == [False, True, True]
+
+
 def test_gradcheck_restores_the_parameter_when_interrupted(monkeypatch):
     rng = np.random.default_rng(2)
     net = bpnet.Network((3, 4, 2), activation="tanh", seed=0)
