@@ -18,7 +18,9 @@
 #include <utility>
 
 #include "clones.hpp"
+#include "activation_impl.hpp"
 #include "elementwise.hpp"
+#include "loss_impl.hpp"
 #include "float_mode.hpp"
 #include "kernels/gemm.hpp"
 #include "rng.hpp"
@@ -1026,46 +1028,72 @@ void optimizer_step(Opt opt, const FitOptions& o, TrainState<T>& s, T* theta, co
     optimizer_step(opt, o, s, theta, g, np, lr, [](std::ptrdiff_t, std::ptrdiff_t) {});
 }
 
+// One layer as the per-sample path sees it, its pointers resolved once per fit.
+template <class T>
+struct SampleLayer {
+    T* W;  // (n_out, n_in), row-major
+    T* b;  // (n_out)
+    T* a;  // z, then σ(z) in place (n_out)
+    T* d;  // δ (n_out)
+    std::size_t n_in, n_out;
+    Activation act;
+    bool small;  // is_small(1, n_in, n_out): the generic path's products are plain loops too
+};
+
 // One plain gradient-descent step on one sample (batch size 1, sgd without momentum): the
 // text's per-sample update, with backpropagation fused into the update so nothing but z, a
 // and δ is written. Gives the same bits as forward + backward + optimizer_step: each gradient
 // entry is formed in T exactly as backward forms it (scale 1), and δ_{l-1} is computed from W_l
 // before W_l changes. Returns the sample's loss; the weights are unchanged if it is not finite.
+// The activation and loss bodies are inlined from the headers that activation.cpp and loss.cpp
+// compile (the same source, the same bits): a 1-3-1 network's step is a few dozen operations,
+// and calls through switch-dispatching functions were half of its instructions.
 template <class T>
-double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<Activation>& acts,
-                       Loss loss, const std::vector<std::size_t>& offsets, T* theta, const T* x,
-                       const T* y, T* const* z, T* const* a, T* const* d, double lr) {
-    const std::size_t L = sizes.size() - 1;
+BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L, Loss loss,
+                                     const T* x, const T* y, double lr) {
     for (std::size_t l = 0; l < L; ++l) {
-        const std::size_t n_in = sizes[l], n_out = sizes[l + 1];
-        const T* W = theta + offsets[l];
-        const T* b = W + n_out * n_in;
-        const T* in = l == 0 ? x : a[l - 1];
+        const SampleLayer<T>& ly = layers[l];
+        const std::size_t n_in = ly.n_in, n_out = ly.n_out;
+        const T* __restrict W = ly.W;
+        const T* __restrict b = ly.b;
+        const T* __restrict in = l == 0 ? x : layers[l - 1].a;
+        T* __restrict z = ly.a;
+        if (!ly.small) {  // the generic path's product (its kernels, its bits)
+            dense_forward(z, z, in, W, b, ly.act, 1, n_in, n_out);
+            continue;
+        }
         for (std::size_t j = 0; j < n_out; ++j) {
             T s = b[j];
             for (std::size_t p = 0; p < n_in; ++p) s += in[p] * W[j * n_in + p];
-            z[l][j] = s;
+            z[j] = s;
         }
-        activation_forward_baseline(acts[l], a[l], z[l], n_out);
+        act_impl::forward_impl(ly.act, z, z, 1, n_out, n_out);
     }
-    const std::size_t m = sizes[L];
-    const double c = loss_sum<T>(loss, a[L - 1], y, nullptr, 1, m);
+    const SampleLayer<T>& out = layers[L - 1];
+    const std::size_t m = out.n_out;
+    const double c = loss_impl::loss_sum_impl<T>(loss, out.a, y, nullptr, 1, m);
     if (!std::isfinite(c)) return c;
-    loss_delta<T>(loss, acts[L - 1], d[L - 1], z[L - 1], a[L - 1], y, nullptr, 1, m);
+    loss_impl::loss_delta_impl<T>(loss, out.act, out.d, out.a, out.a, y, nullptr, 1, m);
     for (std::size_t l = L; l-- > 0;) {
-        const std::size_t n_in = sizes[l], n_out = sizes[l + 1];
-        T* W = theta + offsets[l];
-        T* b = W + n_out * n_in;
-        const T* in = l == 0 ? x : a[l - 1];
-        const T* dl = d[l];
+        const SampleLayer<T>& ly = layers[l];
+        const std::size_t n_in = ly.n_in, n_out = ly.n_out;
+        T* __restrict W = ly.W;
+        T* __restrict b = ly.b;
+        const T* __restrict in = l == 0 ? x : layers[l - 1].a;
+        const T* __restrict dl = ly.d;
         if (l > 0) {
-            T* dp = d[l - 1];
-            for (std::size_t p = 0; p < n_in; ++p) {
-                T s = 0;
-                for (std::size_t j = 0; j < n_out; ++j) s += dl[j] * W[j * n_in + p];
-                dp[p] = s;
+            const SampleLayer<T>& prev = layers[l - 1];
+            T* __restrict dp = prev.d;
+            if (!ly.small) {
+                delta_product(dp, dl, W, prev.act, prev.a, prev.a, 1, n_in, n_out);
+            } else {
+                for (std::size_t p = 0; p < n_in; ++p) {
+                    T s = 0;
+                    for (std::size_t j = 0; j < n_out; ++j) s += dl[j] * W[j * n_in + p];
+                    dp[p] = s;
+                }
+                act_impl::backward_impl(prev.act, dp, prev.a, prev.a, 1, n_in, n_in);
             }
-            activation_backward_baseline(acts[l - 1], dp, z[l - 1], a[l - 1], n_in);
         }
         for (std::size_t j = 0; j < n_out; ++j) {
             for (std::size_t p = 0; p < n_in; ++p) {
@@ -1077,6 +1105,26 @@ double sgd_sample_step(const std::vector<std::size_t>& sizes, const std::vector<
         }
     }
     return c;
+}
+
+// The step for networks whose every layer is small (is_small: at most small_work weights),
+// compiled without the vectoriser: its vector loops, remainder loops and trip-count tests were
+// a quarter of the instructions of a 1-3-1 step, for loops of one to three trips. Vectorising
+// never reorders a sum (no reassociation without -ffast-math): both versions, the same bits.
+
+template <class T>
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-vectorize")))
+#endif
+double sgd_sample_step_narrow(const SampleLayer<T>* layers, std::size_t L, Loss loss, const T* x,
+                              const T* y, double lr) {
+    return sample_step_body(layers, L, loss, x, y, lr);
+}
+
+template <class T>
+double sgd_sample_step(const SampleLayer<T>* layers, std::size_t L, Loss loss, const T* x,
+                       const T* y, double lr) {
+    return sample_step_body(layers, L, loss, x, y, lr);
 }
 
 // A continued state must be one the update rules can continue from: a model file may carry
@@ -1254,6 +1302,14 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
 
     // The text's per-sample gradient descent has a lean path of its own (see sgd_sample_step).
     const bool per_sample = B == 1 && opt == Opt::sgd && o.momentum == 0 && !w && o.alpha == 0;
+    std::vector<SampleLayer<T>> sample_layers(per_sample ? L : 0);
+    for (std::size_t l = 0; l < sample_layers.size(); ++l) {
+        T* W = params_.data() + offsets_[l];
+        sample_layers[l] = {W, W + sizes_[l + 1] * sizes_[l], a[l], d[l], sizes_[l], sizes_[l + 1],
+                            acts_[l], is_small(1, sizes_[l], sizes_[l + 1])};
+    }
+    const bool narrow = std::all_of(sample_layers.begin(), sample_layers.end(),
+                                    [](const SampleLayer<T>& ly) { return ly.small; });
     History h;
     // Plateau state: afresh by default, or continued from an earlier run (FitOptions::start_*).
     h.best_loss = o.start_best_loss;
@@ -1270,26 +1326,33 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
             for (std::size_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
         double epoch_loss = 0, epoch_weight = 0;
         bool bad = false, stop = false;
-        for (std::size_t start = 0; start < n; start += B) {
-            const std::size_t m = std::min(B, n - start);
-            const T *xp = X + start * n0, *yp = Y + start * nL, *wp = w ? w + start : nullptr;
-            // Shuffled rows: one is read in place; more are copied to xb, yb, wb by the
-            // chunks of the batch (in parallel, see row_chunks).
-            Gather rows{X, Y, w, perm.data() + start, xb.data(), yb.data(), wb.data()};
-            const Gather* gathered = gather && m > 1 ? &rows : nullptr;
-            if (gather && m == 1) {
-                const std::size_t r = perm[start];
-                xp = X + r * n0, yp = Y + r * nL, wp = w ? w + r : nullptr;
-            }
-            if (per_sample && m == 1) {
-                const double c = sgd_sample_step(sizes_, acts_, loss_, offsets_, theta, xp, yp,
-                                                 z.data(), a.data(), d.data(), lr);
+        if (per_sample) {  // the text's per-sample gradient descent: one row per step, in place
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t r = gather ? perm[i] : i;
+                const double c = narrow ? sgd_sample_step_narrow(sample_layers.data(), L, loss_, X + r * n0, Y + r * nL, lr)
+                                        : sgd_sample_step(sample_layers.data(), L, loss_, X + r * n0, Y + r * nL, lr);
                 if (!std::isfinite(c)) {
                     bad = true;
                     break;
                 }
                 epoch_loss += c, epoch_weight += 1;
-            } else {
+                if (o.should_stop && o.should_stop()) {
+                    stop = true;
+                    break;
+                }
+            }
+        } else {
+            for (std::size_t start = 0; start < n; start += B) {
+                const std::size_t m = std::min(B, n - start);
+                const T *xp = X + start * n0, *yp = Y + start * nL, *wp = w ? w + start : nullptr;
+                // Shuffled rows: one is read in place; more are copied to xb, yb, wb by the
+                // chunks of the batch (in parallel, see row_chunks).
+                Gather rows{X, Y, w, perm.data() + start, xb.data(), yb.data(), wb.data()};
+                const Gather* gathered = gather && m > 1 ? &rows : nullptr;
+                if (gather && m == 1) {
+                    const std::size_t r = perm[start];
+                    xp = X + r * n0, yp = Y + r * nL, wp = w ? w + r : nullptr;
+                }
                 double bw = double(m);
                 if (w) {
                     bw = 0;
@@ -1312,10 +1375,10 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
                                [&](std::ptrdiff_t i0, std::ptrdiff_t i1) {
                                    finish_gradient(unfinished, g, std::size_t(i0), std::size_t(i1));
                                });
-            }
-            if (o.should_stop && o.should_stop()) {
-                stop = true;
-                break;
+                if (o.should_stop && o.should_stop()) {
+                    stop = true;
+                    break;
+                }
             }
         }
         if (!bad)
