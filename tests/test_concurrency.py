@@ -339,3 +339,102 @@ def test_pickles_and_copies_keep_a_subclass_and_its_attributes(rng, dtype):
     plain = pickle.loads(pickle.dumps(ref))
     assert type(plain) is bpnet.Network
     assert ref.__reduce__()[0] == bpnet.Network.from_bytes
+
+
+class _EqualByParams(bpnet.MLPRegressor):
+    """Compares (and hashes) by parameters, as some user subclasses do."""
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_params() == other.get_params()
+
+    def __hash__(self):
+        return hash(tuple(sorted((k, repr(v)) for k, v in self.get_params().items())))
+
+
+class _Unhashable(bpnet.MLPRegressor):
+    def __eq__(self, other):  # (no __hash__: instances are unhashable)
+        return self is other
+
+
+def _fit_held_in_callback(est, X, y):
+    """Starts est.fit in a thread whose first epoch callback waits; returns (release, thread)."""
+    inside, release = threading.Event(), threading.Event()
+
+    def callback(rec):
+        inside.set()
+        release.wait(30)
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y, callbacks=[callback])
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert inside.wait(30)
+    return release, t
+
+
+def test_estimators_equal_by_parameters_do_not_share_a_guard(rng):
+    # The guards were looked up by the estimator's hash and ==: two equal estimators shared one,
+    # so a predict of one waited for the other's fit.
+    pytest.importorskip("sklearn")
+    X = rng.normal(size=(60, 3))
+    y = X.sum(axis=1)
+    a, b = (_EqualByParams(hidden_layer_sizes=(4,), max_iter=2, random_state=0) for _ in range(2))
+    assert a == b and hash(a) == hash(b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b.fit(X, y)
+    release, t = _fit_held_in_callback(a, X, y)
+    try:
+        done = []
+        reader = threading.Thread(target=lambda: done.append(b.predict(X[:3])))
+        reader.start()
+        reader.join(10)
+        assert done, "b.predict waited for a.fit"
+    finally:
+        release.set()
+        t.join(30)
+
+
+def test_an_unhashable_estimator_subclass_is_guarded_too(rng):
+    # (it was left unguarded: its predict read a half-trained model during a refit)
+    pytest.importorskip("sklearn")
+    X = rng.normal(size=(60, 3))
+    y = X.sum(axis=1)
+    # (lbfgs: its callbacks run between the core's calls, with no lock of the network held)
+    est = _Unhashable(hidden_layer_sizes=(4,), max_iter=2, random_state=0, solver="lbfgs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    release, t = _fit_held_in_callback(est, X, y)
+    done = []
+    reader = threading.Thread(target=lambda: done.append(est.predict(X[:3])))
+    try:
+        reader.start()
+        reader.join(0.5)
+        assert not done, "predict did not wait for the running fit"
+    finally:
+        release.set()
+        t.join(30)
+        reader.join(30)
+    assert len(done) == 1
+
+
+def test_an_estimators_guard_goes_with_it(rng):
+    pytest.importorskip("sklearn")
+    import gc
+
+    from bpnet import estimators
+
+    X = rng.normal(size=(30, 2))
+    before = len(estimators._GUARDS)
+    est = bpnet.MLPRegressor(hidden_layer_sizes=(3,), max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, X[:, 0])
+    assert len(estimators._GUARDS) == before + 1
+    del est
+    gc.collect()
+    assert len(estimators._GUARDS) == before

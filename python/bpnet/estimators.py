@@ -164,21 +164,31 @@ class _FitGuard:
 
 
 # Each estimator's guard, kept outside it (not an attribute: it is no parameter or fitted
-# attribute, and must not travel in pickles or clones)
-_GUARDS: "weakref.WeakKeyDictionary[object, _FitGuard]" = weakref.WeakKeyDictionary()
+# attribute, and must not travel in pickles or clones), keyed by the estimator's identity, not
+# its hash: a subclass that compares estimators by their parameters must not make two equal
+# estimators share one guard (their fits would wait for each other). The entry goes when the
+# estimator does (weakref.finalize runs before its id can be reused).
+_GUARDS: "dict[int, _FitGuard]" = {}
 # (re-entrant: a __del__ that the garbage collector runs while it is held may take it again)
 _GUARDS_LOCK = threading.RLock()
 
 
+def _forget_guard(key):
+    with _GUARDS_LOCK:
+        _GUARDS.pop(key, None)
+
+
 def _guard_of(est):
-    try:
-        with _GUARDS_LOCK:
-            guard = _GUARDS.get(est)
-            if guard is None:
-                guard = _GUARDS[est] = _FitGuard()
-        return guard
-    except TypeError:  # an unhashable subclass: unguarded, as before
-        return None
+    key = id(est)
+    with _GUARDS_LOCK:
+        guard = _GUARDS.get(key)
+        if guard is None:
+            try:
+                weakref.finalize(est, _forget_guard, key)
+            except TypeError:  # not weakly referenceable (a subclass with __slots__): unguarded
+                return None
+            guard = _GUARDS[key] = _FitGuard()
+    return guard
 
 
 def _guarded(kind):
