@@ -421,3 +421,19 @@ def test_cpp_headers_and_package():
     cmake = (ROOT / "CMakeLists.txt").read_text()
     assert re.search(r"add_library\(bpnet::bpnet ALIAS bpnet\)", cmake)
     assert (ROOT / "cmake" / "bpnetConfig.cmake.in").is_file()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF dynamic symbols (Linux)")
+def test_the_extension_module_exports_only_its_init_function():
+    # (it exported bpnet's C++ API and standard-library instantiations, 219 symbols)
+    import shutil
+
+    from bpnet import _core
+
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm (binutils) is not installed")
+    out = subprocess.run([nm, "-D", "--defined-only", _core.__file__], capture_output=True,
+                         text=True, check=True).stdout
+    names = sorted(line.split()[-1] for line in out.splitlines() if line.strip())
+    assert names == ["PyInit__core"], names[:10]
