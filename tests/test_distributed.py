@@ -375,3 +375,42 @@ def test_fit_estimator_reports_poissons_loss_as_fit_does():
         np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-12)
         assert got.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-12)
         np.testing.assert_array_equal(got._net.params, ref._net.params)
+
+
+def test_fit_estimator_holds_the_estimators_fit_guard():
+    # (it did not: a predict from another thread during a distributed refit read the network
+    # _prepare_fit had just published, with its initial weights)
+    pytest.importorskip("mpi4py")
+    pytest.importorskip("sklearn")
+    import threading
+
+    import bpnet.distributed as bd
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    y = X @ rng.normal(size=6)
+    est = bpnet.MLPRegressor(hidden_layer_sizes=(32,), max_iter=30, random_state=0, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bd.fit_estimator(est, X, y)
+    expected = est.predict(X[:10])
+    stop, bad, reads = threading.Event(), [], []
+
+    def read():
+        while not stop.is_set():
+            got = est.predict(X[:10])
+            reads.append(1)
+            if not np.array_equal(got, expected):
+                bad.append(got)
+
+    t = threading.Thread(target=read)
+    t.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(5):
+                bd.fit_estimator(est, X, y)  # the same random_state: the same final weights
+    finally:
+        stop.set()
+        t.join(60)
+    assert reads and not bad, f"{len(bad)} of {len(reads)} predictions were of a half-trained model"

@@ -488,6 +488,9 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
     by the estimator's own ``_prepare_fit`` / ``_record_fit`` (the seam its ``fit`` uses), so
     they are what an in-process ``fit`` would give.
 
+    Like ``fit``, it holds the estimator's fit guard: ``predict`` and the other reads from
+    other threads of this rank wait for it, and see the fitted model.
+
     Parameters
     ----------
     classes : array, optional
@@ -495,6 +498,16 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
     epochs : int, optional
         Epochs instead of ``max_iter``.
     """
+    from .estimators import _guard_of
+
+    guard = _guard_of(est)
+    if guard is None:
+        return _fit_estimator(est, X, y, comm, sample_weight, classes, epochs, check_input)
+    with guard.write():
+        return _fit_estimator(est, X, y, comm, sample_weight, classes, epochs, check_input)
+
+
+def _fit_estimator(est, X, y, comm, sample_weight, classes, epochs, check_input):
     from scipy import sparse
     from sklearn.base import is_classifier
     from sklearn.exceptions import ConvergenceWarning
@@ -593,6 +606,6 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
     if history.epochs_run == max_iter and not history.converged and not history.diverged:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({max_iter}) reached and the "
-            "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=2)
+            "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
     est.distributed_history_ = history
     return est
