@@ -438,3 +438,24 @@ def test_an_estimators_guard_goes_with_it(rng):
     del est
     gc.collect()
     assert len(estimators._GUARDS) == before
+
+
+def test_set_params_in_another_thread_waits_for_a_running_fit(rng):
+    # (it changed the parameters a running fit was reading)
+    pytest.importorskip("sklearn")
+    X = rng.normal(size=(60, 3))
+    y = X.sum(axis=1)
+    est = bpnet.MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    release, t = _fit_held_in_callback(est, X, y)
+    done = []
+    setter = threading.Thread(target=lambda: done.append(est.set_params(alpha=0.5)))
+    try:
+        setter.start()
+        setter.join(0.5)
+        assert not done, "set_params did not wait for the running fit"
+        assert est.alpha == 0.0001
+    finally:
+        release.set()
+        t.join(30)
+        setter.join(30)
+    assert done == [est] and est.alpha == 0.5

@@ -596,6 +596,17 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self._no_improvement_count = count
 
     @_guarded("write")
+    def set_params(self, **params):
+        """Set the estimator's parameters (scikit-learn's ``set_params``). Waits for a ``fit``
+        or ``partial_fit`` running in another thread: a fit reads its parameters as it goes.
+
+        Returns
+        -------
+        self
+        """
+        return super().set_params(**params)
+
+    @_guarded("write")
     def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
              sample_weight_val=None, callbacks=None):
         if (X_val is None) != (y_val is None):
@@ -1046,7 +1057,8 @@ _NOTES_DOC = """
     stopping, ``best_validation_score_``), while the optimizer and its sgd rate start afresh.
     Threads: ``predict``, ``predict_proba``, ``transform``, ``score``, ``save`` and pickling in
     other threads wait for a running ``fit`` or ``partial_fit`` and see the model it ends with;
-    a fit waits for the reads in flight. An epoch callback may read the estimator it trains.
+    a fit waits for the reads in flight; ``set_params`` waits for a fit. An epoch callback may
+    read the estimator it trains.
     Ctrl-C (or a KeyboardInterrupt from a callback) stops sgd/adam with a warning, as in
     scikit-learn, keeping what the finished epochs recorded (``n_iter_``, ``loss_curve_``, ...).
     """
