@@ -316,6 +316,24 @@ def test_per_sample_path_gives_the_generic_bits_for_every_activation_and_loss(rn
     assert ha.loss == hb.loss
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 200, 1), (2, 1)])
+def test_per_sample_path_keeps_the_sign_of_a_zero_weight_as_the_generic_path(dtype, sizes):
+    # The per-sample step formed a weight's gradient as 1 · (δ_j · in_p); the generic path's
+    # sums (plain loops and gemm) start from +0. For an input of 0 and a negative δ that is -0
+    # against +0, so a weight of -0.0 became +0.0 on one path and stayed -0.0 on the other.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(20, 2))
+    X[:, 1] = 0.0  # feature 1 is always 0: its weights' gradients are ±0
+    y = rng.normal(size=(20, 1))
+    nets = [bpnet.Network(sizes, dtype=dtype, seed=1) for _ in range(2)]
+    for net in nets:
+        net.weights[0][:, 1] = -0.0
+    nets[0].fit(X, y, learning_rate=0.05, epochs=1, batch_size=1, seed=2)
+    nets[1].fit(X, y, learning_rate=0.05, epochs=1, batch_size=1, seed=2, sample_weight=np.ones(20))
+    assert nets[0].params.tobytes() == nets[1].params.tobytes()
+
+
 def _numpy_per_sample_sgd(Ws, bs, acts, loss, X, Y, lr):
     """The text's per-sample gradient descent written out in NumPy (float64)."""
     f = {"identity": (lambda z: z, lambda z, a: np.ones_like(z)),

@@ -1097,7 +1097,7 @@ BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L
         }
         for (std::size_t j = 0; j < n_out; ++j) {
             for (std::size_t p = 0; p < n_in; ++p) {
-                const T g = T(1) * (dl[j] * in[p]);
+                const T g = T(1) * (T(0) + dl[j] * in[p]);  // the generic sums start at +0
                 W[j * n_in + p] -= T(lr * g);
             }
             const T gb = (T(0) + dl[j]) * T(1);
