@@ -578,3 +578,24 @@ TEST_CASE("null buffers throw std::invalid_argument, never read") {
 }
 
 TEST_MAIN()
+
+TEST_CASE("softmax of one row gives the bits of the same row in a block of rows") {
+    // (one row takes its own loop, without the grouped loops of a block)
+    for (std::size_t cols : {1u, 3u, 7u, 8u, 10u, 33u}) {
+        std::vector<double> z(3 * cols), block(3 * cols), one(cols);
+        for (std::size_t j = 0; j < z.size(); ++j) z[j] = std::sin(0.7 * double(j)) * 30.0;
+        bpnet::activation_forward(Activation::softmax, block.data(), z.data(), 3, cols, cols);
+        for (std::size_t i = 0; i < 3; ++i) {
+            bpnet::activation_forward(Activation::softmax, one.data(), z.data() + i * cols, 1, cols, cols);
+            for (std::size_t j = 0; j < cols; ++j) CHECK(one[j] == block[i * cols + j]);
+        }
+        std::vector<float> zf(z.begin(), z.end()), bf(z.size()), of(cols);
+        bpnet::activation_forward(Activation::softmax, bf.data(), zf.data(), 3, cols, cols);
+        bpnet::activation_forward(Activation::softmax, of.data(), zf.data() + cols, 1, cols, cols);
+        for (std::size_t j = 0; j < cols; ++j) CHECK(of[j] == bf[cols + j]);
+        // in place, as the network applies it
+        std::vector<double> inplace(z.begin(), z.begin() + cols);
+        bpnet::activation_forward(Activation::softmax, inplace.data(), inplace.data(), 1, cols, cols);
+        for (std::size_t j = 0; j < cols; ++j) CHECK(inplace[j] == block[j]);
+    }
+}
