@@ -477,3 +477,18 @@ def test_gradient_equals_backward(rng):
     assert loss == g.loss and flat.tobytes() == g.flat.tobytes()
     with pytest.raises(ValueError, match="rows"):
         net.gradient(X, Y[:5])
+
+
+def test_fit_refuses_data_that_shares_memory_with_the_parameters():
+    # (fit read what it was changing: the per-sample and the batch paths gave other results)
+    net = bpnet.Network((1, 3, 1), seed=0)
+    before = net.params.copy()
+    view = net.params.reshape(-1, 1)[:6]
+    y = np.ones((6, 1))
+    for kwargs in ({"X": view, "y": y}, {"X": y, "y": view},
+                   {"X": y, "y": y, "sample_weight": net.params[:6]},
+                   {"X": y, "y": y, "validation_data": (view, y)}):
+        with pytest.raises(ValueError, match="shares memory with the network's parameters"):
+            net.fit(learning_rate=0.1, epochs=1, batch_size=1, **kwargs)
+    np.testing.assert_array_equal(net.params, before)
+    net.fit(view.copy(), y, learning_rate=0.1, epochs=1, batch_size=1)  # a copy is fine

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -67,6 +68,18 @@ void check_pointer(const char* call, const char* name, const void* p, std::size_
     if (!p && count > 0)
         throw std::invalid_argument(std::string(call) + ": " + name + " is a null pointer, expected " +
                                     std::to_string(count) + " values");
+}
+
+// Throws if [p, p + count) overlaps the network's parameters [w, w + nw): fit would read data
+// it is changing (a NumPy view of Network.params passed as X, say).
+template <class T>
+void check_not_parameters(const char* call, const char* name, const T* p, std::size_t count,
+                          const T* w, std::size_t nw) {
+    if (!p || count == 0 || nw == 0) return;
+    const auto a = reinterpret_cast<std::uintptr_t>(p), b = reinterpret_cast<std::uintptr_t>(w);
+    if (a < b + nw * sizeof(T) && b < a + count * sizeof(T))
+        throw std::invalid_argument(std::string(call) + ": " + name +
+                                    " shares memory with the network's parameters; pass a copy");
 }
 
 // Bytes of memory this machine has; 0 if unknown.
@@ -1252,6 +1265,18 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
     }
     detail::NetworkGuard::Writer lock(guard_, "fit");
     // Everything is checked before any weight changes.
+    {
+        const T* w0 = params_.data();
+        const std::size_t nw = params_.size();
+        check_not_parameters("fit", "X", X, n * n_inputs(), w0, nw);
+        check_not_parameters("fit", "y", Y, n * n_outputs(), w0, nw);
+        check_not_parameters("fit", "sample_weight", w, w ? n : 0, w0, nw);
+        if (val) {
+            check_not_parameters("fit", "X_val", val->X, val->n * n_inputs(), w0, nw);
+            check_not_parameters("fit", "y_val", val->Y, val->n * n_outputs(), w0, nw);
+            check_not_parameters("fit", "validation sample_weight", val->w, val->w ? val->n : 0, w0, nw);
+        }
+    }
     check_options(o);
     const Opt opt = parse_optimizer(o.optimizer);
     const Schedule schedule = parse_schedule(o.learning_rate_schedule);
