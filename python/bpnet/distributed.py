@@ -486,7 +486,10 @@ def fit_estimator(est, X, y, comm=None, *, sample_weight=None, classes=None, epo
     Not supported: ``early_stopping=True``, ``learning_rate`` other than "constant",
     ``class_weight="balanced"``, sparse X. Inputs are validated and the fitted attributes set
     by the estimator's own ``_prepare_fit`` / ``_record_fit`` (the seam its ``fit`` uses), so
-    they are what an in-process ``fit`` would give.
+    they are what an in-process ``fit`` would give. The weights are too with ``shuffle=False``
+    (up to the rounding of the sums); with ``shuffle=True`` the global rows are permuted by
+    NumPy's generator (see :func:`fit`), not by the core's, so the batches and the weights
+    differ from an in-process ``est.fit``.
 
     Like ``fit``, it holds the estimator's fit guard: ``predict`` and the other reads from
     other threads of this rank wait for it, and see the fitted model.
