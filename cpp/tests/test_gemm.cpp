@@ -360,3 +360,51 @@ TEST_CASE("threads: ThreadScope is per thread, nests, and 0 keeps the enclosing 
 }
 
 TEST_MAIN()
+
+TEST_CASE("gemm: a panel of 9-12 rows gives the bits its rows have in a 12-row tile") {
+    // Row panels shorter than MR take a shorter register tile (4, 8, 10 rows); an element is
+    // computed the same way whatever the tile, so C's rows must not change with the row count.
+    for (auto& isa : runnable_isas()) {
+        kd::select_isa(isa);
+        bpnet::set_num_threads(1);
+        for (auto& f : kForms)
+            for (std::size_t m : {9u, 10u, 11u}) {
+                const std::size_t n = 100, k = 200;
+                std::mt19937 rng(11);
+                const auto A12 = random_vec<double>(12 * k, rng), B = random_vec<double>(k * n, rng);
+                const auto A12f = std::vector<float>(A12.begin(), A12.end());
+                const auto Bf = std::vector<float>(B.begin(), B.end());
+                // op(A) (rows, k) stored as A (rows, k) or Aᵀ (k, rows)
+                const auto stored = [&](const auto& A, std::size_t rows) {
+                    std::decay_t<decltype(A)> S(rows * k);
+                    for (std::size_t i = 0; i < rows; ++i)
+                        for (std::size_t p = 0; p < k; ++p)
+                            S[f[0] == Trans::N ? i * k + p : p * rows + i] = A[i * k + p];
+                    return S;
+                };
+                const auto Bs = [&](const auto& Bv) {  // op(B) (k, n) stored as B or Bᵀ
+                    std::decay_t<decltype(Bv)> S(k * n);
+                    for (std::size_t p = 0; p < k; ++p)
+                        for (std::size_t j = 0; j < n; ++j)
+                            S[f[1] == Trans::N ? p * n + j : j * k + p] = Bv[p * n + j];
+                    return S;
+                };
+                const auto run = [&](const auto& A, const auto& Bv, std::size_t rows) {
+                    using T = typename std::decay_t<decltype(A)>::value_type;
+                    const auto As = stored(A, rows);
+                    const auto Bst = Bs(Bv);
+                    std::vector<T> C(rows * n);
+                    bpnet::kernels::gemm<T>(f[0], f[1], rows, n, k, T(1), As.data(),
+                                            f[0] == Trans::N ? k : rows, Bst.data(),
+                                            f[1] == Trans::N ? n : k, T(0), C.data(), n);
+                    return C;
+                };
+                const auto big = run(A12, B, 12), small = run(std::vector<double>(A12.begin(), A12.begin() + m * k), B, m);
+                const auto bigf = run(A12f, Bf, 12), smallf = run(std::vector<float>(A12f.begin(), A12f.begin() + m * k), Bf, m);
+                CHECK_MSG(std::memcmp(big.data(), small.data(), m * n * sizeof(double)) == 0,
+                          isa + " " + form_name(f[0], f[1]) + " double, rows " + std::to_string(m));
+                CHECK_MSG(std::memcmp(bigf.data(), smallf.data(), m * n * sizeof(float)) == 0,
+                          isa + " " + form_name(f[0], f[1]) + " float, rows " + std::to_string(m));
+            }
+    }
+}

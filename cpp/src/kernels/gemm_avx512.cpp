@@ -130,10 +130,11 @@ static inline void tile_v(std::size_t kc, const typename V::T* a, std::size_t sa
     }
 }
 
-// tile_v for mr <= MR rows with a register tile of 4, 8 or MR rows, whichever is the smallest
-// that holds them: a product whose row count is not a multiple of MR (a 100-row chunk of a
-// batch: 8 panels of 12 and one of 4) computes no rows it throws away. Each element is
-// computed the same way whatever the tile height, so the bits do not change.
+// tile_v for mr <= MR rows with a register tile of 4, 8, 10 or MR rows, whichever is the
+// smallest that holds them: a product whose row count is not a multiple of MR (a 100-row chunk
+// of a batch: 8 panels of 12 and one of 4; the 10 rows of ∂C/∂W for a 10-class output layer)
+// computes no rows it throws away. Each element is computed the same way whatever the tile
+// height, so the bits do not change.
 template <class V, std::size_t MR, int NV, bool AN, bool BD>
 static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t sa,
                              const typename V::T* b, std::size_t sb, typename V::T* c,
@@ -141,6 +142,7 @@ static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t
                              std::size_t mr, std::size_t nr) {
     if (mr <= 4) tile_v<V, 4, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
     else if (mr <= 8) tile_v<V, 8, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    else if (mr <= 10) tile_v<V, 10, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
     else tile_v<V, MR, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
 }
 
@@ -605,8 +607,8 @@ static void direct_blocked(const GemmArgs<typename K::T>& g, std::size_t i_base 
             const std::size_t mr = blk_min(K::MR, g.m - ir);
             // Aᵀ in memory (ta == T) is read in place only for a short lda: its MR-element rows
             // lie lda apart, and a long (page-multiple) lda puts them in a few L1 sets.
-            // (tile_rows reads 4, 8 or MR rows: a panel of exactly that many needs no copy)
-            const bool whole = mr == K::MR || mr == 4 || mr == 8;
+            // (tile_rows reads 4, 8, 10 or MR rows: a panel of exactly that many needs no copy)
+            const bool whole = mr == K::MR || mr == 4 || mr == 8 || mr == 10;
             const bool a_direct = whole && (g.ta == Trans::N || g.lda * sizeof(T) <= 1024);
             if (!a_direct) pack_a<K>(g, ir, mr, pc, kc, Ap);
             for (std::size_t jr = 0; jr < g.n; jr += K::NR) {
