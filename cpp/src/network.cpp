@@ -1124,7 +1124,6 @@ BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L
 // compiled without the vectoriser: its vector loops, remainder loops and trip-count tests were
 // a quarter of the instructions of a 1-3-1 step, for loops of one to three trips. Vectorising
 // never reorders a sum (no reassociation without -ffast-math): both versions, the same bits.
-
 template <class T>
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-vectorize")))
@@ -1354,8 +1353,9 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         if (per_sample) {  // the text's per-sample gradient descent: one row per step, in place
             for (std::size_t i = 0; i < n; ++i) {
                 const std::size_t r = gather ? perm[i] : i;
-                const double c = narrow ? sgd_sample_step_narrow(sample_layers.data(), L, loss_, X + r * n0, Y + r * nL, lr)
-                                        : sgd_sample_step(sample_layers.data(), L, loss_, X + r * n0, Y + r * nL, lr);
+                const T *xr = X + r * n0, *yr = Y + r * nL;
+                const double c = narrow ? sgd_sample_step_narrow(sample_layers.data(), L, loss_, xr, yr, lr)
+                                        : sgd_sample_step(sample_layers.data(), L, loss_, xr, yr, lr);
                 if (!std::isfinite(c)) {
                     bad = true;
                     break;
