@@ -581,6 +581,8 @@ class Network:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_0)
+            It (and y, the sample weights and the validation data) must not share memory with
+            ``params``: ValueError, as fit would read what it changes.
         y : array-like of shape (n_samples, n_L), or (n_samples,) when n_L == 1
         optimizer : {"sgd", "adam"}, default="sgd"
             "sgd" is plain gradient descent θ ← θ − η ∂C/∂θ unless momentum > 0
