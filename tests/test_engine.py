@@ -278,8 +278,9 @@ def test_per_sample_fast_path_gives_the_generic_bits(rng):
 
 
 # (layer sizes, hidden activation(s), output activation, loss, target kind): every activation
-# and loss through the per-sample path, narrow (<= 16 units, compiled without the vectoriser)
-# and wide layers, one and several hidden layers.
+# and loss through the per-sample path, small layers (at most 128 weights: plain loops, and the
+# step compiled without the vectoriser when all are) and larger ones (the generic products),
+# one and several hidden layers.
 PER_SAMPLE_CASES = [
     ((2, 5, 4, 3), ["tanh", "relu"], "softmax", "cross_entropy", "onehot"),
     ((3, 4, 2), "leaky_relu", "sigmoid", "binary_cross_entropy", "binary"),
