@@ -99,14 +99,16 @@ void check_isa(const std::string& isa) {
                             {31, 29, 257}, {29, 31, 385}, {50, 289, 33}, {20, 481, 30},
                             {19, 577, 17}, {128, 70, 20}, {16, 40, 50}, {20, 70, 45},
                             {8, 33, 64},   {4, 17, 40},
-                            // float64's packed AVX-512 path (n > 320 or k < 8): MR 8, NR 24,
-                            // NC 312: partial row panels, NC blocks ending in 1-column panels
-                            {9, 337, 23},  {17, 625, 7}, {23, 335, 300}, {40, 1000, 9}};
+                            // AVX-512's packed paths (double: n > 320 or k < 8, MR 8, NR 24,
+                            // NC 312; float: n > 480, NR 48, NC 432): partial row panels, NC
+                            // blocks ending in 1-column panels
+                            {9, 337, 23},  {17, 625, 7}, {23, 335, 300}, {40, 1000, 9},
+                            {9, 500, 23},  {13, 915, 390}};
     for (auto& f : kForms)
         for (const Shape& s : shapes)
             check_case<T>(f[0], f[1], s, T(1), T(0), 0, rng, isa + " " + form_name(f[0], f[1]));
     // alpha / beta / leading dimensions
-    const Shape mid[] = {{3, 5, 7}, {29, 67, 131}, {61, 53, 400}, {29, 341, 131}};
+    const Shape mid[] = {{3, 5, 7}, {29, 67, 131}, {61, 53, 400}, {29, 341, 131}, {21, 530, 97}};
     const T ab[][2] = {{T(1), T(1)}, {T(-0.5), T(0)}, {T(-0.5), T(2)}, {T(0.25), T(-1)}};
     for (auto& f : kForms)
         for (const Shape& s : mid)
@@ -283,8 +285,8 @@ TEST_CASE("gemm: deterministic, same bits twice and for 1 or 2 threads") {
     // (97, 61, 500), (200, 100, 784) and (250, 70, 130): C cut into row blocks on 2 threads;
     // (300, 300, 300) and (384, 512, 200): row blocks for double on AVX-512 in the NN form
     // (A's pack transposes and counts twice), column blocks for float; (100, 400, 300) and
-    // (40, 650, 77), NN and NT: on AVX-512, double on one thread runs the packed path's 8 x 24
-    // kernel, on two the direct driver's 12 x 16 tiles on column blocks
+    // (40, 650, 77), NN and NT: on AVX-512, one thread runs the packed path's 8-row kernels
+    // (double; float too for the second), two the direct driver's 12-row tiles on column blocks
     const Shape shapes[] = {{128, 256, 784}, {256, 784, 128}, {97, 61, 500}, {3, 700, 300},
                             {20, 300, 400}, {200, 100, 784}, {250, 70, 130}, {300, 300, 300},
                             {384, 512, 200}, {100, 400, 300}, {40, 650, 77}};
