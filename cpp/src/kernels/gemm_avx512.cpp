@@ -147,13 +147,13 @@ static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t
     else tile_v<V, MR, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
 }
 
-// The micro-kernels' k-loops in assembly. Compiled from intrinsics, GCC's float64 two-step
-// loop shuffles its 28 live registers with copies and spills one accumulator to the stack per
-// trip; written out, a step is the 2 loads of B, 12 broadcasts of A and 24 FMAs and nothing
-// else, with software prefetches eight steps ahead: of A, whose micro-panel (12 x KC) is partly
-// evicted from L1 by the B panels streaming past, and of B. In interleaved runs in one process,
-// 1024² and 2048² products: float64 3-10% faster, float32 0-6% (one thread) and 5-15% (two).
-// Each accumulator is the same sequence of FMAs as the intrinsic loop: the same bits.
+// The packed path's micro-kernels are written in assembly. Compiled from intrinsics, GCC's
+// float64 loop shuffled its live registers with copies and spilled one accumulator to the
+// stack per trip (fourth session, on the 12-row tiles of that time: the asm was 3-10% faster
+// in float64 and 0-15% in float32). Written out, a step is the loads of B, the broadcasts of A
+// and the FMAs and nothing else, with software prefetches eight steps ahead: of A, whose
+// micro-panel is partly evicted from L1 by the B panels streaming past, and of B. Each
+// accumulator is the same sequence of FMAs as the intrinsic loop: the same bits.
 // AddressSanitizer does not see inside asm, so sanitizer builds keep the intrinsics.
 #if defined(__SANITIZE_ADDRESS__) || defined(BPNET_GEMM_NO_ASM)
 #define BPNET_GEMM_ASM 0
@@ -167,122 +167,18 @@ static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t
 #endif
 
 #if BPNET_GEMM_ASM
-// One row r of the 12-row tile: broadcast A[r] into zmm t, then acc[r][0] (zmm c0 = 2r) +=
-// t * B0 (zmm b0) and acc[r][1] (zmm c1 = 2r+1) += t * B1 (zmm b1). sfx: "d" (double) or "s"
-// (float); es: the element size in bytes. Offsets are assembler expressions.
-#define BPNET_ASM_ROW(sfx, es, ao, r, t, c0, c1, b0, b1)                                \
-    "vbroadcasts" sfx " " #ao "+" #es "*" #r "(%[a]), %%zmm" #t "\n\t"                  \
-    "vfmadd231p" sfx " %%zmm" #b0 ", %%zmm" #t ", %%zmm" #c0 "\n\t"                     \
-    "vfmadd231p" sfx " %%zmm" #b1 ", %%zmm" #t ", %%zmm" #c1 "\n\t"
-// One k-step: B (two vectors) at byte offset bo into zmm b0, b1; A (12 elements) at ao.
-#define BPNET_ASM_STEP(sfx, es, ao, bo, b0, b1)                                         \
-    "vmovap" sfx " " #bo "(%[b]), %%zmm" #b0 "\n\t"                                     \
-    "vmovap" sfx " " #bo "+64(%[b]), %%zmm" #b1 "\n\t"                                  \
-    BPNET_ASM_ROW(sfx, es, ao, 0, 28, 0, 1, b0, b1)                                       \
-    BPNET_ASM_ROW(sfx, es, ao, 1, 29, 2, 3, b0, b1)                                       \
-    BPNET_ASM_ROW(sfx, es, ao, 2, 30, 4, 5, b0, b1)                                       \
-    BPNET_ASM_ROW(sfx, es, ao, 3, 31, 6, 7, b0, b1)                                       \
-    BPNET_ASM_ROW(sfx, es, ao, 4, 28, 8, 9, b0, b1)                                       \
-    BPNET_ASM_ROW(sfx, es, ao, 5, 29, 10, 11, b0, b1)                                     \
-    BPNET_ASM_ROW(sfx, es, ao, 6, 30, 12, 13, b0, b1)                                     \
-    BPNET_ASM_ROW(sfx, es, ao, 7, 31, 14, 15, b0, b1)                                     \
-    BPNET_ASM_ROW(sfx, es, ao, 8, 28, 16, 17, b0, b1)                                     \
-    BPNET_ASM_ROW(sfx, es, ao, 9, 29, 18, 19, b0, b1)                                     \
-    BPNET_ASM_ROW(sfx, es, ao, 10, 30, 20, 21, b0, b1)                                    \
-    BPNET_ASM_ROW(sfx, es, ao, 11, 31, 22, 23, b0, b1)
 #define BPNET_ASM_ZERO4(r0, r1, r2, r3)                                                 \
     "vpxorq %%zmm" #r0 ", %%zmm" #r0 ", %%zmm" #r0 "\n\t"                                \
     "vpxorq %%zmm" #r1 ", %%zmm" #r1 ", %%zmm" #r1 "\n\t"                                \
     "vpxorq %%zmm" #r2 ", %%zmm" #r2 ", %%zmm" #r2 "\n\t"                                \
     "vpxorq %%zmm" #r3 ", %%zmm" #r3 ", %%zmm" #r3 "\n\t"
-#define BPNET_ASM_STORE4(r0, r1, r2, r3)                                                \
-    "vmovdqa64 %%zmm" #r0 ", 64*" #r0 "(%[out])\n\t"                                     \
-    "vmovdqa64 %%zmm" #r1 ", 64*" #r1 "(%[out])\n\t"                                     \
-    "vmovdqa64 %%zmm" #r2 ", 64*" #r2 "(%[out])\n\t"                                     \
-    "vmovdqa64 %%zmm" #r3 ", 64*" #r3 "(%[out])\n\t"
-// The whole k-loop, two steps per trip (es: element size in bytes; pf_a: the trip's
-// prefetches of A; pb0..pb3: prefetch offsets of B, in bytes past the trip's first step;
-// c_last: the byte offset of a C row's last element in the tile). The first min(12, k/2)
-// trips also prefetch the tile's C, one row (its first and last element) per trip, %[cp]
-// stepping by %[ldcb] bytes; the other trips run the same body without. Issued all at once
-// before the loop, the 24 C prefetches took the fill buffers that the loads of B need (C is
-// mostly not in L2): spread, the 1024² products ran 3-10% faster (in-process, alternated).
 #define BPNET_ASM_PF(base, off) "prefetcht0 " #off "(%[" #base "])\n\t"
-#define BPNET_ASM_TRIP(sfx, es, pf_a, pb0, pb1, pb2, pb3, pf_c)                           \
-    pf_a                                                                                  \
-    "prefetcht0 " #pb0 "(%[b])\n\t"                                                       \
-    "prefetcht0 " #pb1 "(%[b])\n\t"                                                       \
-    BPNET_ASM_STEP(sfx, es, 0, 0, 24, 25)                                                 \
-    "prefetcht0 " #pb2 "(%[b])\n\t"                                                       \
-    "prefetcht0 " #pb3 "(%[b])\n\t"                                                       \
-    BPNET_ASM_STEP(sfx, es, 12*es, 128, 26, 27)                                           \
-    pf_c                                                                                  \
-    "add $24*" #es ", %[a]\n\t"                                                           \
-    "add $256, %[b]\n\t"
-#define BPNET_ASM_TILE(sfx, es, pf_a, pb0, pb1, pb2, pb3, c_last)                       \
-    BPNET_ASM_ZERO4(0, 1, 2, 3) BPNET_ASM_ZERO4(4, 5, 6, 7) BPNET_ASM_ZERO4(8, 9, 10, 11) \
-    BPNET_ASM_ZERO4(12, 13, 14, 15) BPNET_ASM_ZERO4(16, 17, 18, 19)                       \
-    BPNET_ASM_ZERO4(20, 21, 22, 23)                                                       \
-    "mov %[k], %%rax\n\t"                                                                 \
-    "shr $1, %%rax\n\t"                                                                   \
-    "jz 2f\n\t"                                                                           \
-    "mov $12, %%r11\n\t"                                                                  \
-    "cmp %%r11, %%rax\n\t"                                                                \
-    "cmovb %%rax, %%r11\n\t"                                                              \
-    "sub %%r11, %%rax\n\t"                                                                \
-    ".p2align 5\n"                                                                        \
-    "4:\n\t"                                                                              \
-    BPNET_ASM_TRIP(sfx, es, pf_a, pb0, pb1, pb2, pb3,                                     \
-                   "prefetcht0 (%[cp])\n\t"                                               \
-                   "prefetcht0 " #c_last "(%[cp])\n\t"                                    \
-                   "add %[ldcb], %[cp]\n\t")                                              \
-    "dec %%r11\n\t"                                                                       \
-    "jnz 4b\n\t"                                                                          \
-    "test %%rax, %%rax\n\t"                                                               \
-    "jz 2f\n\t"                                                                           \
-    ".p2align 5\n"                                                                        \
-    "1:\n\t"                                                                              \
-    BPNET_ASM_TRIP(sfx, es, pf_a, pb0, pb1, pb2, pb3, "")                                 \
-    "dec %%rax\n\t"                                                                       \
-    "jnz 1b\n"                                                                            \
-    "2:\n\t"                                                                              \
-    "test $1, %[k]\n\t"                                                                   \
-    "jz 3f\n\t"                                                                           \
-    BPNET_ASM_STEP(sfx, es, 0, 0, 24, 25)                                                 \
-    "3:\n\t"                                                                              \
-    BPNET_ASM_STORE4(0, 1, 2, 3) BPNET_ASM_STORE4(4, 5, 6, 7) BPNET_ASM_STORE4(8, 9, 10, 11) \
-    BPNET_ASM_STORE4(12, 13, 14, 15) BPNET_ASM_STORE4(16, 17, 18, 19)                     \
-    BPNET_ASM_STORE4(20, 21, 22, 23)
 #define BPNET_ASM_CLOBBERS                                                                \
     "rax", "r11", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",   \
         "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16",       \
         "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",     \
         "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31"
 
-// out[r*16 + j] = Σ_p a[p*12 + r] b[p*16 + j], p < kc (packed panels, 64-byte aligned; out
-// 64-byte aligned). Prefetches: A 8 steps (768 bytes) ahead, B 8 steps (1024 bytes) ahead,
-// and the 12 rows of the C tile at c, ldc elements apart, that the caller then updates.
-inline void f64_tile_12x16(std::size_t kc, const double* a, const double* b, double* out,
-                           const double* c, std::size_t ldc) {
-    const std::size_t ldcb = ldc * sizeof(double);
-    asm volatile(BPNET_ASM_TILE("d", 8,
-                                BPNET_ASM_PF(a, 768) BPNET_ASM_PF(a, 832) BPNET_ASM_PF(a, 896),
-                                1024, 1088, 1152, 1216, 120)
-                 : [a] "+r"(a), [b] "+r"(b), [cp] "+r"(c)
-                 : [k] "r"(kc), [out] "r"(out), [ldcb] "r"(ldcb)
-                 : BPNET_ASM_CLOBBERS);
-}
-
-// out[r*32 + j] = Σ_p a[p*12 + r] b[p*32 + j]. A 8 steps (384 bytes) ahead, B 8 steps ahead.
-inline void f32_tile_12x32(std::size_t kc, const float* a, const float* b, float* out,
-                           const float* c, std::size_t ldc) {
-    const std::size_t ldcb = ldc * sizeof(float);
-    asm volatile(BPNET_ASM_TILE("s", 4, BPNET_ASM_PF(a, 384) BPNET_ASM_PF(a, 448),
-                                1024, 1088, 1152, 1216, 124)
-                 : [a] "+r"(a), [b] "+r"(b), [cp] "+r"(c)
-                 : [k] "r"(kc), [out] "r"(out), [ldcb] "r"(ldcb)
-                 : BPNET_ASM_CLOBBERS);
-}
 // The 8-row tiles of the packed paths (KernelF64Wide 8 x 24, KernelF32Wide 8 x 48): 3 vectors
 // of B and 8 broadcasts of A per step, accumulators zmm 3r..3r+2 for row r, B in zmm24-26,
 // broadcasts rotating through zmm27-31. sfx: "d" (double) or "s" (float); es: element size.
@@ -317,7 +213,10 @@ inline void f32_tile_12x32(std::size_t kc, const float* a, const float* b, float
     "add $16*" #es ", %[a]\n\t"                                                           \
     "add $384, %[b]\n\t"
 // The k-loop, then alpha broadcast into zmm30 (c_last: the byte offset of a C row's last
-// element in the tile).
+// element in the tile). The C prefetches are spread over the first trips, %[cp] stepping by
+// %[ldcb] bytes: issued all at once before the loop, they took the fill buffers that the loads
+// of B need (C is mostly not in L2; 12-row tiles, spread: 1024² 3-10% faster). Prefetching C
+// in the last trips instead, or not at all, measured 0.96-0.98 of this with the 8-row tiles.
 #define BPNET_ASM8_LOOP(sfx, es, pf_a, c_last)                                          \
     BPNET_ASM_ZERO4(0, 1, 2, 3) BPNET_ASM_ZERO4(4, 5, 6, 7) BPNET_ASM_ZERO4(8, 9, 10, 11) \
     BPNET_ASM_ZERO4(12, 13, 14, 15) BPNET_ASM_ZERO4(16, 17, 18, 19)                       \
@@ -406,12 +305,7 @@ inline void f32_tile_8x48(std::size_t kc, const float* a, const float* b, float*
                           std::size_t ldc, float alpha, float beta) {
     BPNET_ASM8_TILE(float, "s", 4, BPNET_ASM_PF(a, 256), 188)
 }
-#undef BPNET_ASM_ROW
-#undef BPNET_ASM_STEP
 #undef BPNET_ASM_ZERO4
-#undef BPNET_ASM_STORE4
-#undef BPNET_ASM_TILE
-#undef BPNET_ASM_TRIP
 #undef BPNET_ASM_PF
 #undef BPNET_ASM_CLOBBERS
 #undef BPNET_ASM8_ROW
@@ -452,6 +346,8 @@ inline void transpose16(__m512 r[16]) {
 }
 
 
+// The direct driver's kernel (12-row tiles, tile_nr) and the thread cut; the packed path uses
+// KernelF32Wide below, which shares KC, the pack and combine.
 struct KernelF32 {
     using T = float;
     static constexpr std::size_t MR = 12, NR = 32;
@@ -483,65 +379,6 @@ struct KernelF32 {
                     _mm512_mask_storeu_ps(dst + (p0 + p) * ld_dst + r0, out_mask, v[p]);
             }
         }
-    }
-
-    // c (12, 32) = alpha * a (kc, 12)ᵀ b (kc, 32) + beta * c
-    __attribute__((always_inline)) static void micro_kernel(std::size_t kc, const float* a,
-                                                           const float* b, float* c,
-                             std::size_t ldc, float alpha, float beta) {
-        __m512 acc[MR][2];
-#if BPNET_GEMM_ASM
-        alignas(64) float sums[MR * NR];
-        f32_tile_12x32(kc, a, b, sums, c, ldc);  // (it prefetches the C tile too)
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r) {
-            acc[r][0] = _mm512_load_ps(sums + r * NR);
-            acc[r][1] = _mm512_load_ps(sums + r * NR + 16);
-        }
-#else
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r) {
-            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 31), _MM_HINT_T0);
-            acc[r][0] = _mm512_setzero_ps();
-            acc[r][1] = _mm512_setzero_ps();
-        }
-        for (std::size_t p = 0; p < kc; ++p) {
-            const __m512 b0 = _mm512_load_ps(b + p * NR);
-            const __m512 b1 = _mm512_load_ps(b + p * NR + 16);
-            const float* ap = a + p * MR;
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                const __m512 av = _mm512_set1_ps(ap[r]);
-                acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-            }
-        }
-#endif
-        const __m512 va = _mm512_set1_ps(alpha);
-        if (beta == 0.0f) {
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                _mm512_storeu_ps(c + r * ldc, _mm512_mul_ps(va, acc[r][0]));
-                _mm512_storeu_ps(c + r * ldc + 16, _mm512_mul_ps(va, acc[r][1]));
-            }
-        } else {
-            const __m512 vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                float* cr = c + r * ldc;
-                _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, acc[r][0], _mm512_mul_ps(vb, _mm512_loadu_ps(cr))));
-                _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(va, acc[r][1], _mm512_mul_ps(vb, _mm512_loadu_ps(cr + 16))));
-            }
-        }
-    }
-
-    // Edge tile straight to C, masked (nr <= 16 computes half the tile); see tile_rows.
-    static void edge_kernel(std::size_t kc, const float* a, const float* b, float* c,
-                            std::size_t ldc, float alpha, float beta, std::size_t mr,
-                            std::size_t nr) {
-        if (nr <= 16) tile_rows<VecF32, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-        else tile_rows<VecF32, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
     }
 
     // General tile for the direct (unpacked) driver (see tile_v).
@@ -581,8 +418,8 @@ inline void transpose8(__m512d r[8]) {
     }
 }
 
-
-
+// The direct driver's kernel (12-row tiles, tile_nr) and the thread cut; the packed path uses
+// KernelF64Wide below, which shares KC, the packs and combine.
 struct KernelF64 {
     using T = double;
     static constexpr std::size_t MR = 12, NR = 16;
@@ -620,76 +457,6 @@ struct KernelF64 {
         }
     }
 
-    // c (12, 16) = alpha * a (kc, 12)ᵀ b (kc, 16) + beta * c. Inlined into the macro-kernel,
-    // as the float one is: compiled on its own, GCC spilled a B vector to the stack and
-    // read it back in half of the FMAs (34% of peak on 1024², 50% now).
-    __attribute__((always_inline)) static void micro_kernel(std::size_t kc, const double* a,
-                                                           const double* b, double* c,
-                                                           std::size_t ldc, double alpha,
-                                                           double beta) {
-        __m512d acc[MR][2];
-#if BPNET_GEMM_ASM
-        alignas(64) double sums[MR * NR];
-        f64_tile_12x16(kc, a, b, sums, c, ldc);  // (it prefetches the C tile too)
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r) {
-            acc[r][0] = _mm512_load_pd(sums + r * NR);
-            acc[r][1] = _mm512_load_pd(sums + r * NR + 8);
-        }
-#else
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r) {
-            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 15), _MM_HINT_T0);
-            acc[r][0] = _mm512_setzero_pd();
-            acc[r][1] = _mm512_setzero_pd();
-        }
-        // Two steps per trip: the next step's broadcasts of A issue early, hiding the L1
-        // misses of an A micro-panel that the streaming B panel has partly evicted (a
-        // 12 x 256 panel is 24 KiB of the 32 KiB L1); 84-88% -> 96% of peak on one tile.
-        const auto step = [&](std::size_t p) __attribute__((always_inline)) {
-            const __m512d b0 = _mm512_load_pd(b + p * NR);
-            const __m512d b1 = _mm512_load_pd(b + p * NR + 8);
-            const double* ap = a + p * MR;
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                const __m512d av = _mm512_set1_pd(ap[r]);
-                acc[r][0] = _mm512_fmadd_pd(av, b0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_pd(av, b1, acc[r][1]);
-            }
-        };
-        std::size_t p = 0;
-        for (; p + 2 <= kc; p += 2) {
-            step(p);
-            step(p + 1);
-        }
-        if (p < kc) step(p);
-#endif
-        const __m512d va = _mm512_set1_pd(alpha);
-        if (beta == 0.0) {
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                _mm512_storeu_pd(c + r * ldc, _mm512_mul_pd(va, acc[r][0]));
-                _mm512_storeu_pd(c + r * ldc + 8, _mm512_mul_pd(va, acc[r][1]));
-            }
-        } else {
-            const __m512d vb = _mm512_set1_pd(beta);
-#pragma GCC unroll 12
-            for (std::size_t r = 0; r < MR; ++r) {
-                double* cr = c + r * ldc;
-                _mm512_storeu_pd(cr, _mm512_fmadd_pd(va, acc[r][0], _mm512_mul_pd(vb, _mm512_loadu_pd(cr))));
-                _mm512_storeu_pd(cr + 8, _mm512_fmadd_pd(va, acc[r][1], _mm512_mul_pd(vb, _mm512_loadu_pd(cr + 8))));
-            }
-        }
-    }
-
-    // Edge tile straight to C, masked (nr <= 8 computes half the tile); see tile_v.
-    static void edge_kernel(std::size_t kc, const double* a, const double* b, double* c,
-                            std::size_t ldc, double alpha, double beta, std::size_t mr,
-                            std::size_t nr) {
-        if (nr <= 8) tile_rows<VecF64, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-        else tile_rows<VecF64, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-    }
     template <bool AN, bool BD>
     static void tile_nr(std::size_t kc, const double* a, std::size_t sa, const double* b,
                         std::size_t sb, double* c, std::size_t ldc, double alpha, double beta,
@@ -702,13 +469,13 @@ struct KernelF64 {
 // The kernels of the packed path (gemm_blocked): an 8-row register tile, 8 x 24 for double
 // (instead of KernelF64's 12 x 16) and 8 x 48 for float (instead of 12 x 32), with the
 // epilogue written straight to C from the registers. Per step they load 3 vectors of B and
-// broadcast 8 elements of A (11 loads for 24 FMAs, against 14); the A micro-panel (16 / 12 KiB)
-// leaves more of L1 to the B panels streaming past, and double's transposing pack of A is one
-// whole 8 x 8 transpose per 8 steps (float's uses half of a 16 x 16 one). In-process, alternated with the 12-row
-// kernels and OpenBLAS (one thread): double 1024³ 5-8% and 2048³ 3-19% faster, float 1024³
-// and 2048³ 4-9%. KC is the direct driver's (KernelF64's, KernelF32's): each element is the
-// same FMA chain over the same k-slices with the same epilogue, so the bits do not depend on
-// which driver or kernel computes it (tested).
+// broadcast 8 elements of A (11 loads for 24 FMAs, against 14); the A micro-panel (16 / 12
+// KiB) leaves more of L1 to the B panels streaming past, and double's transposing pack of A is
+// one whole 8 x 8 transpose per 8 steps (float's uses half of a 16 x 16 one). In-process,
+// alternated with the 12-row kernels and OpenBLAS (one thread): double 1024³ 5-8% and 2048³
+// 3-19% faster, float 1024³ and 2048³ 4-9%. KC is the direct driver's (KernelF64's,
+// KernelF32's): each element is the same FMA chain over the same k-slices with the same
+// epilogue, so the bits do not depend on which driver or kernel computes it (tested).
 struct KernelF64Wide : KernelF64 {
     static constexpr std::size_t MR = 8, NR = 24;
     static constexpr std::size_t KC = KernelF64::KC;  // must stay KernelF64's: same bits
