@@ -316,6 +316,16 @@ inline void f32_tile_8x48(std::size_t kc, const float* a, const float* b, float*
 #undef BPNET_ASM8_STORE1
 #undef BPNET_ASM8_ROWS
 #undef BPNET_ASM8_TILE
+#else
+// (sanitizer builds: the same tiles from intrinsics, the same bits)
+inline void f64_tile_8x24(std::size_t kc, const double* a, const double* b, double* c,
+                          std::size_t ldc, double alpha, double beta) {
+    tile_v<VecF64, 8, 3, false, false>(kc, a, 8, b, 24, c, ldc, alpha, beta, 8, 24);
+}
+inline void f32_tile_8x48(std::size_t kc, const float* a, const float* b, float* c,
+                          std::size_t ldc, float alpha, float beta) {
+    tile_v<VecF32, 8, 3, false, false>(kc, a, 8, b, 48, c, ldc, alpha, beta, 8, 48);
+}
 #endif  // BPNET_GEMM_ASM
 
 // ---- float ------------------------------------------------------------------------------
@@ -475,64 +485,41 @@ struct KernelF64 {
 // alternated with the 12-row kernels and OpenBLAS (one thread): double 1024³ 5-8% and 2048³
 // 3-19% faster, float 1024³ and 2048³ 4-9%. KC is the direct driver's (KernelF64's,
 // KernelF32's): each element is the same FMA chain over the same k-slices with the same
-// epilogue, so the bits do not depend on which driver or kernel computes it (tested).
-struct KernelF64Wide : KernelF64 {
-    static constexpr std::size_t MR = 8, NR = 24;
-    static constexpr std::size_t KC = KernelF64::KC;  // must stay KernelF64's: same bits
-    static constexpr std::size_t NC = 312;             // KC x NC x 8 B = 624 KiB of L2
+// epilogue, so the bits do not depend on which driver or kernel computes it (tested). (NaN
+// payloads aside: which input NaN an FMA passes on follows its operand order, which differs
+// between tile kinds, here as between the direct driver's full and masked tiles.)
+template <class Base, class V, std::size_t NR_, std::size_t NC_,
+          void (*Tile)(std::size_t, const typename V::T*, const typename V::T*, typename V::T*,
+                       std::size_t, typename V::T, typename V::T)>
+struct KernelWide : Base {
+    using T = typename V::T;
+    static constexpr std::size_t MR = 8, NR = NR_;
+    static constexpr std::size_t KC = Base::KC;  // must stay the direct driver's: same bits
+    static constexpr std::size_t NC = NC_;
     static constexpr std::size_t MC = 2040;
-
-    __attribute__((always_inline)) static void micro_kernel(std::size_t kc, const double* a,
-                                                           const double* b, double* c,
-                                                           std::size_t ldc, double alpha,
-                                                           double beta) {
-#if BPNET_GEMM_ASM
-        f64_tile_8x24(kc, a, b, c, ldc, alpha, beta);
-#else
-        tile_v<VecF64, MR, 3, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, MR, NR);
-#endif
-    }
-
-    // Edge tile straight to C, masked; computes 1, 2 or 3 vectors per row as nr needs.
-    static void edge_kernel(std::size_t kc, const double* a, const double* b, double* c,
-                            std::size_t ldc, double alpha, double beta, std::size_t mr,
-                            std::size_t nr) {
-        if (nr <= 8) tile_rows<VecF64, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-        else if (nr <= 16) tile_rows<VecF64, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-        else tile_rows<VecF64, MR, 3, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-    }
-};
-
-struct KernelF32Wide : KernelF32 {
-    static constexpr std::size_t MR = 8, NR = 48;
-    static constexpr std::size_t KC = KernelF32::KC;  // must stay KernelF32's: same bits
-    static constexpr std::size_t NC = 432;             // KC x NC x 4 B = 648 KiB of L2
-    static constexpr std::size_t MC = 2040;
-    // An 8-row transposing pack wastes half of each 16 x 16 transpose, so on 2 threads a
-    // square NN product is cut into row blocks, as for double (in-process, 1024² and 2048²
-    // on 2 threads: 4-6% faster than KernelF32 with weight 1, 8-9% with weight 2).
+    // The 8-row transposing pack of A costs about twice a copying pack per element (float's
+    // wastes half of each 16 x 16 transpose), so on 2 threads a square NN product is cut into
+    // row blocks (float, in-process, 1024² and 2048² on 2 threads: 4-6% faster than the
+    // 12-row kernel with the column cut, 8-9% with the row cut).
     static constexpr std::size_t transposed_pack_weight = 2;
 
-    __attribute__((always_inline)) static void micro_kernel(std::size_t kc, const float* a,
-                                                           const float* b, float* c,
-                                                           std::size_t ldc, float alpha,
-                                                           float beta) {
-#if BPNET_GEMM_ASM
-        f32_tile_8x48(kc, a, b, c, ldc, alpha, beta);
-#else
-        tile_v<VecF32, MR, 3, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, MR, NR);
-#endif
+    __attribute__((always_inline)) static void micro_kernel(std::size_t kc, const T* a,
+                                                           const T* b, T* c, std::size_t ldc,
+                                                           T alpha, T beta) {
+        Tile(kc, a, b, c, ldc, alpha, beta);
     }
 
     // Edge tile straight to C, masked; computes 1, 2 or 3 vectors per row as nr needs.
-    static void edge_kernel(std::size_t kc, const float* a, const float* b, float* c,
-                            std::size_t ldc, float alpha, float beta, std::size_t mr,
-                            std::size_t nr) {
-        if (nr <= 16) tile_rows<VecF32, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-        else if (nr <= 32) tile_rows<VecF32, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
-        else tile_rows<VecF32, MR, 3, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+    static void edge_kernel(std::size_t kc, const T* a, const T* b, T* c, std::size_t ldc,
+                            T alpha, T beta, std::size_t mr, std::size_t nr) {
+        if (nr <= V::W) tile_rows<V, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        else if (nr <= 2 * V::W) tile_rows<V, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        else tile_rows<V, MR, 3, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
     }
 };
+// KC x NC x 8 B = 624 KiB of L2; KC x NC x 4 B = 648 KiB
+using KernelF64Wide = KernelWide<KernelF64, VecF64, 24, 312, f64_tile_8x24>;
+using KernelF32Wide = KernelWide<KernelF32, VecF32, 48, 432, f32_tile_8x48>;
 
 // The direct driver pays where packing A is a large share of the work (k and n modest: each
 // A panel is reused across only n / NR tiles) and the whole packed Bᵀ slice (KC x n) stays in
