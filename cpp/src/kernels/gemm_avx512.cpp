@@ -497,10 +497,11 @@ struct KernelWide : Base {
     static constexpr std::size_t KC = Base::KC;  // must stay the direct driver's: same bits
     static constexpr std::size_t NC = NC_;
     static constexpr std::size_t MC = 2040;
-    // The 8-row transposing pack of A costs about twice a copying pack per element (float's
-    // wastes half of each 16 x 16 transpose), so on 2 threads a square NN product is cut into
-    // row blocks (float, in-process, 1024² and 2048² on 2 threads: 4-6% faster than the
-    // 12-row kernel with the column cut, 8-9% with the row cut).
+    // A transposing pack of A counts twice (KernelF64's weight; float's 8-row pack wastes half
+    // of each 16 x 16 transpose), so on 2 threads a square NN product is cut into row blocks,
+    // each thread repeating the copying pack of B. float, in-process, 1024² and 2048² on 2
+    // threads: 4-6% faster than the 12-row kernel with the column cut, 8-9% with the row cut;
+    // double was not re-measured with weight 1.
     static constexpr std::size_t transposed_pack_weight = 2;
 
     __attribute__((always_inline)) static void micro_kernel(std::size_t kc, const T* a,
