@@ -89,6 +89,37 @@ inline void pack_transposed_f64(double* dst, std::size_t ld_dst, const double* s
     }
 }
 
+// The micro-kernels' k-loop: four steps per trip, each step prefetching B (one 64-byte line
+// a step in both precisions) and A kPfSteps steps ahead; the C tile's rows are prefetched
+// before the loop. Against the plain loop, in-process and alternated (float, one thread,
+// 21 rounds): 1024² +3%, 2048×2048×1024 +12%, 512² and 128×784×256 +9-13%. Paired with
+// OpenBLAS's Haswell kernels (bench_gemm pair, OPENBLAS_CORETYPE=Haswell, one thread), old
+// and new alternated: 0.78-0.95 -> 0.91-1.01 on 1024², 2048² and the training shapes, both
+// precisions. Same FMAs in the same order: the same bits. (Prefetches past the panels' ends
+// are harmless.)
+constexpr std::size_t kPfSteps = 16;
+
+template <class T>
+inline void prefetch_tile(const T* c, std::size_t ldc, std::size_t rows, std::size_t row_bytes) {
+    for (std::size_t r = 0; r < rows; ++r) {
+        const char* row = reinterpret_cast<const char*>(c + r * ldc);
+        _mm_prefetch(row, _MM_HINT_T0);
+        _mm_prefetch(row + row_bytes - 1, _MM_HINT_T0);
+    }
+}
+
+template <class Step>
+__attribute__((always_inline)) inline void k_loop4(std::size_t kc, const Step& step) {
+    std::size_t p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        step(p);
+        step(p + 1);
+        step(p + 2);
+        step(p + 3);
+    }
+    for (; p < kc; ++p) step(p);
+}
+
 struct KernelF32 {
     using T = float;
     static constexpr std::size_t MR = 6, NR = 16;
@@ -109,9 +140,13 @@ struct KernelF32 {
     static void micro_kernel(std::size_t kc, const float* a, const float* b, float* c,
                              std::size_t ldc, float alpha, float beta) {
         __m256 acc[MR][2];
+        prefetch_tile(c, ldc, MR, NR * sizeof(float));
 #pragma GCC unroll 6
         for (std::size_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-        for (std::size_t p = 0; p < kc; ++p) {
+        const auto step = [&](std::size_t p) __attribute__((always_inline)) {
+            _mm_prefetch(reinterpret_cast<const char*>(b + (p + kPfSteps) * NR), _MM_HINT_T0);
+            if (p % 2 == 0)  // (A: 24 bytes a step)
+                _mm_prefetch(reinterpret_cast<const char*>(a + (p + kPfSteps) * MR), _MM_HINT_T0);
             const __m256 b0 = _mm256_load_ps(b + p * NR);
             const __m256 b1 = _mm256_load_ps(b + p * NR + 8);
             const float* ap = a + p * MR;
@@ -121,7 +156,8 @@ struct KernelF32 {
                 acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
                 acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
             }
-        }
+        };
+        k_loop4(kc, step);
         const __m256 va = _mm256_set1_ps(alpha);
         if (beta == 0.0f) {
 #pragma GCC unroll 6
@@ -161,9 +197,12 @@ struct KernelF64 {
     static void micro_kernel(std::size_t kc, const double* a, const double* b, double* c,
                              std::size_t ldc, double alpha, double beta) {
         __m256d acc[MR][2];
+        prefetch_tile(c, ldc, MR, NR * sizeof(double));
 #pragma GCC unroll 6
         for (std::size_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_pd();
-        for (std::size_t p = 0; p < kc; ++p) {
+        const auto step = [&](std::size_t p) __attribute__((always_inline)) {
+            _mm_prefetch(reinterpret_cast<const char*>(b + (p + kPfSteps) * NR), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(a + (p + kPfSteps) * MR), _MM_HINT_T0);
             const __m256d b0 = _mm256_load_pd(b + p * NR);
             const __m256d b1 = _mm256_load_pd(b + p * NR + 4);
             const double* ap = a + p * MR;
@@ -173,7 +212,8 @@ struct KernelF64 {
                 acc[r][0] = _mm256_fmadd_pd(av, b0, acc[r][0]);
                 acc[r][1] = _mm256_fmadd_pd(av, b1, acc[r][1]);
             }
-        }
+        };
+        k_loop4(kc, step);
         const __m256d va = _mm256_set1_pd(alpha);
         if (beta == 0.0) {
 #pragma GCC unroll 6
