@@ -374,7 +374,10 @@ def test_fit_estimator_reports_poissons_loss_as_fit_does():
             got = bd.fit_estimator(clone(est), X, y, sample_weight=sample_weight)
         np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-12)
         assert got.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-12)
-        np.testing.assert_array_equal(got._net.params, ref._net.params)
+        # "up to the rounding of the sums" (fit_estimator's docstring): the gradient goes
+        # through (g · m) / m, which need not give g back in the last bit (it did not for the
+        # AVX2 kernels' products here); exact equality held only by chance of the ISA
+        np.testing.assert_allclose(got._net.params, ref._net.params, rtol=1e-12, atol=1e-15)
 
 
 def test_fit_estimator_holds_the_estimators_fit_guard():
