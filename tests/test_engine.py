@@ -317,6 +317,30 @@ def test_per_sample_path_gives_the_generic_bits_for_every_activation_and_loss(rn
     assert ha.loss == hb.loss
 
 
+# One hidden layer of small layers with these kinds takes a copy of the step whose kinds are
+# compile-time constants (FixedKinds in network.cpp); 1-12-2 has a hidden layer 8 or more wide
+# (vmath's exp in the sigmoid), 2-3-1 one narrower (libm's).
+FIXED_KINDS = [(h, out, loss) for h in ("sigmoid", "tanh", "relu")
+               for out, loss in (("identity", "squared_error"), ("identity", "half_squared_error"),
+                                 ("sigmoid", "binary_cross_entropy"))]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (1, 12, 2)])
+@pytest.mark.parametrize("kinds", FIXED_KINDS, ids="-".join)
+def test_fixed_kinds_step_gives_the_generic_bits(rng, dtype, sizes, kinds):
+    hidden, out, loss = kinds
+    X = rng.uniform(-2, 2, size=(120, sizes[0]))
+    y = _targets("binary" if loss == "binary_cross_entropy" else "real", rng, 120, sizes[-1])
+    nets = [bpnet.Network(sizes, activation=hidden, output_activation=out, loss=loss,
+                          dtype=dtype, seed=5) for _ in range(2)]
+    ha = nets[0].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=6)
+    hb = nets[1].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=6,
+                     sample_weight=np.ones(120))
+    assert nets[0].params.tobytes() == nets[1].params.tobytes()
+    assert ha.loss == hb.loss
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 200, 1), (2, 1)])
 def test_per_sample_path_keeps_the_sign_of_a_zero_weight_as_the_generic_path(dtype, sizes):
@@ -368,6 +392,8 @@ def _numpy_per_sample_sgd(Ws, bs, acts, loss, X, Y, lr):
     ((1, 3, 1), "sigmoid", "identity", "squared_error"),
     ((3, 5, 4, 3), ["tanh", "relu"], "softmax", "cross_entropy"),
     ((6, 30, 2), "sigmoid", "identity", "squared_error"),
+    ((2, 9, 1), "tanh", "identity", "squared_error"),
+    ((3, 4, 2), "relu", "identity", "squared_error"),
 ])
 def test_per_sample_path_matches_numpy(rng, sizes, hidden, out, loss):
     """Per-sample sgd against the update rules written out in NumPy, sample by sample."""

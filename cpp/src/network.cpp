@@ -1053,6 +1053,25 @@ struct SampleLayer {
     bool small;  // is_small(1, n_in, n_out): the generic path's products are plain loops too
 };
 
+// What the per-sample step knows of the network's kinds. Runtime: the layers' own activations
+// and the fit's loss, dispatched by switches inside the element-wise bodies. Fixed (below): a
+// one-hidden-layer network of small layers whose kinds are template arguments, so those
+// switches fold away and the two layers' loops are laid out one after the other.
+struct RuntimeKinds {
+    static constexpr bool narrow = false;  // a layer may be wide (take the kernels)
+    static std::size_t layers(std::size_t L) { return L; }
+    static Activation act(std::size_t, Activation a) { return a; }
+    static Loss loss(Loss l) { return l; }
+};
+
+template <Activation Hidden, Activation Output, Loss Cost>
+struct FixedKinds {
+    static constexpr bool narrow = true;
+    static constexpr std::size_t layers(std::size_t) { return 2; }
+    static constexpr Activation act(std::size_t l, Activation) { return l == 0 ? Hidden : Output; }
+    static constexpr Loss loss(Loss) { return Cost; }
+};
+
 // One plain gradient-descent step on one sample (batch size 1, sgd without momentum): the
 // text's per-sample update, with backpropagation fused into the update so nothing but z, a
 // and δ is written. Gives the same bits as forward + backward + optimizer_step: each gradient
@@ -1061,18 +1080,24 @@ struct SampleLayer {
 // The activation and loss bodies are inlined from the headers that activation.cpp and loss.cpp
 // compile (the same source, the same bits): a 1-3-1 network's step is a few dozen operations,
 // and calls through switch-dispatching functions were half of its instructions.
-template <class T>
-BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L, Loss loss,
+template <class T, class K>
+BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L_, Loss loss_,
                                      const T* x, const T* y, double lr) {
+    const std::size_t L = K::layers(L_);
+    const Loss loss = K::loss(loss_);
+    // (The unroll pragmas lay the fixed two layers out in sequence, their kinds constant in
+    // each; on the runtime-kinds copies, whose L is not known, they change nothing.)
+#pragma GCC unroll 4
     for (std::size_t l = 0; l < L; ++l) {
         const SampleLayer<T>& ly = layers[l];
         const std::size_t n_in = ly.n_in, n_out = ly.n_out;
+        const Activation act = K::act(l, ly.act);
         const T* __restrict W = ly.W;
         const T* __restrict b = ly.b;
         const T* __restrict in = l == 0 ? x : layers[l - 1].a;
         T* __restrict z = ly.a;
-        if (!ly.small) {  // the generic path's product (its kernels, its bits)
-            dense_forward(z, z, in, W, b, ly.act, 1, n_in, n_out);
+        if (!K::narrow && !ly.small) {  // the generic path's product (its kernels, its bits)
+            dense_forward(z, z, in, W, b, act, 1, n_in, n_out);
             continue;
         }
         for (std::size_t j = 0; j < n_out; ++j) {
@@ -1080,14 +1105,17 @@ BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L
             for (std::size_t p = 0; p < n_in; ++p) s += in[p] * W[j * n_in + p];
             z[j] = s;
         }
-        act_impl::forward_impl(ly.act, z, z, 1, n_out, n_out);
+        act_impl::forward_impl(act, z, z, 1, n_out, n_out);
     }
     const SampleLayer<T>& out = layers[L - 1];
     const std::size_t m = out.n_out;
+    const Activation out_act = K::act(L - 1, out.act);
     const double c = loss_impl::loss_sum_impl<T>(loss, out.a, y, nullptr, 1, m);
     if (!std::isfinite(c)) return c;
-    loss_impl::loss_delta_impl<T>(loss, out.act, out.d, out.a, out.a, y, nullptr, 1, m);
-    for (std::size_t l = L; l-- > 0;) {
+    loss_impl::loss_delta_impl<T>(loss, out_act, out.d, out.a, out.a, y, nullptr, 1, m);
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < L; ++r) {
+        const std::size_t l = L - 1 - r;
         const SampleLayer<T>& ly = layers[l];
         const std::size_t n_in = ly.n_in, n_out = ly.n_out;
         T* __restrict W = ly.W;
@@ -1096,16 +1124,17 @@ BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L
         const T* __restrict dl = ly.d;
         if (l > 0) {
             const SampleLayer<T>& prev = layers[l - 1];
+            const Activation prev_act = K::act(l - 1, prev.act);
             T* __restrict dp = prev.d;
-            if (!ly.small) {
-                delta_product(dp, dl, W, prev.act, prev.a, prev.a, 1, n_in, n_out);
+            if (!K::narrow && !ly.small) {
+                delta_product(dp, dl, W, prev_act, prev.a, prev.a, 1, n_in, n_out);
             } else {
                 for (std::size_t p = 0; p < n_in; ++p) {
                     T s = 0;
                     for (std::size_t j = 0; j < n_out; ++j) s += dl[j] * W[j * n_in + p];
                     dp[p] = s;
                 }
-                act_impl::backward_impl(prev.act, dp, prev.a, prev.a, 1, n_in, n_in);
+                act_impl::backward_impl(prev_act, dp, prev.a, prev.a, 1, n_in, n_in);
             }
         }
         for (std::size_t j = 0; j < n_out; ++j) {
@@ -1124,19 +1153,54 @@ BPNET_INLINE double sample_step_body(const SampleLayer<T>* layers, std::size_t L
 // compiled without the vectoriser: its vector loops, remainder loops and trip-count tests were
 // a quarter of the instructions of a 1-3-1 step, for loops of one to three trips. Vectorising
 // never reorders a sum (no reassociation without -ffast-math): both versions, the same bits.
-template <class T>
+template <class T, class K>
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-vectorize")))
 #endif
 double sgd_sample_step_narrow(const SampleLayer<T>* layers, std::size_t L, Loss loss, const T* x,
                               const T* y, double lr) {
-    return sample_step_body(layers, L, loss, x, y, lr);
+    return sample_step_body<T, K>(layers, L, loss, x, y, lr);
 }
 
 template <class T>
 double sgd_sample_step(const SampleLayer<T>* layers, std::size_t L, Loss loss, const T* x,
                        const T* y, double lr) {
-    return sample_step_body(layers, L, loss, x, y, lr);
+    return sample_step_body<T, RuntimeKinds>(layers, L, loss, x, y, lr);
+}
+
+template <class T>
+using SampleStepFn = double (*)(const SampleLayer<T>*, std::size_t, Loss, const T*, const T*, double);
+
+// The step for this network: a fixed-kinds copy for the commonest small one-hidden-layer
+// networks (the text's sigmoid hidden layer with a linear output, and the other hidden
+// activations and regression or binary outputs), else the runtime-kinds one.
+template <class T, Activation H>
+SampleStepFn<T> fixed_step_for_output(Activation out, Loss loss) {
+    if (out == Activation::identity && loss == Loss::squared_error)
+        return &sgd_sample_step_narrow<T, FixedKinds<H, Activation::identity, Loss::squared_error>>;
+    if (out == Activation::identity && loss == Loss::half_squared_error)
+        return &sgd_sample_step_narrow<T, FixedKinds<H, Activation::identity, Loss::half_squared_error>>;
+    if (out == Activation::sigmoid && loss == Loss::binary_cross_entropy)
+        return &sgd_sample_step_narrow<T, FixedKinds<H, Activation::sigmoid, Loss::binary_cross_entropy>>;
+    return nullptr;
+}
+
+template <class T>
+SampleStepFn<T> sample_step_for(const std::vector<SampleLayer<T>>& layers, Loss loss) {
+    const bool narrow = std::all_of(layers.begin(), layers.end(),
+                                    [](const SampleLayer<T>& ly) { return ly.small; });
+    if (!narrow) return &sgd_sample_step<T>;
+    SampleStepFn<T> f = nullptr;
+    if (layers.size() == 2) {
+        const Activation out = layers[1].act;
+        switch (layers[0].act) {
+            case Activation::sigmoid: f = fixed_step_for_output<T, Activation::sigmoid>(out, loss); break;
+            case Activation::tanh: f = fixed_step_for_output<T, Activation::tanh>(out, loss); break;
+            case Activation::relu: f = fixed_step_for_output<T, Activation::relu>(out, loss); break;
+            default: break;
+        }
+    }
+    return f ? f : &sgd_sample_step_narrow<T, RuntimeKinds>;
 }
 
 // A continued state must be one the update rules can continue from: a model file may carry
@@ -1332,8 +1396,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
         sample_layers[l] = {W, W + sizes_[l + 1] * sizes_[l], a[l], d[l], sizes_[l], sizes_[l + 1],
                             acts_[l], is_small(1, sizes_[l], sizes_[l + 1])};
     }
-    const bool narrow = std::all_of(sample_layers.begin(), sample_layers.end(),
-                                    [](const SampleLayer<T>& ly) { return ly.small; });
+    const SampleStepFn<T> sample_step = per_sample ? sample_step_for(sample_layers, loss_) : nullptr;
     History h;
     // Plateau state: afresh by default, or continued from an earlier run (FitOptions::start_*).
     h.best_loss = o.start_best_loss;
@@ -1354,8 +1417,7 @@ History Network<T>::fit(const T* X, const T* Y, std::size_t n, const FitOptions&
             for (std::size_t i = 0; i < n; ++i) {
                 const std::size_t r = gather ? perm[i] : i;
                 const T *xr = X + r * n0, *yr = Y + r * nL;
-                const double c = narrow ? sgd_sample_step_narrow(sample_layers.data(), L, loss_, xr, yr, lr)
-                                        : sgd_sample_step(sample_layers.data(), L, loss_, xr, yr, lr);
+                const double c = sample_step(sample_layers.data(), L, loss_, xr, yr, lr);
                 if (!std::isfinite(c)) {
                     bad = true;
                     break;
