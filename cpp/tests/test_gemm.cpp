@@ -103,12 +103,16 @@ void check_isa(const std::string& isa) {
                             // NC 312; float: n > 480, NR 48, NC 432): partial row panels, NC
                             // blocks ending in 1-column panels
                             {9, 337, 23},  {17, 625, 7}, {23, 335, 300}, {40, 1000, 9},
-                            {9, 500, 23},  {13, 915, 390}};
+                            {9, 500, 23},  {13, 915, 390},
+                            // AVX2's direct driver and edge tiles (MR 6: tiles of 2, 4 and 6
+                            // rows; n <= 576 float, 288 double, else packed)
+                            {8, 17, 300},  {11, 289, 260}, {10, 577, 9}, {3, 200, 130}};
     for (auto& f : kForms)
         for (const Shape& s : shapes)
             check_case<T>(f[0], f[1], s, T(1), T(0), 0, rng, isa + " " + form_name(f[0], f[1]));
     // alpha / beta / leading dimensions
-    const Shape mid[] = {{3, 5, 7}, {29, 67, 131}, {61, 53, 400}, {29, 341, 131}, {21, 530, 97}};
+    const Shape mid[] = {{3, 5, 7},       {29, 67, 131}, {61, 53, 400}, {29, 341, 131},
+                         {21, 530, 97}, {12, 30, 200}};
     const T ab[][2] = {{T(1), T(1)}, {T(-0.5), T(0)}, {T(-0.5), T(2)}, {T(0.25), T(-1)}};
     for (auto& f : kForms)
         for (const Shape& s : mid)

@@ -1,7 +1,10 @@
 // AVX2 + FMA gemm kernels (compiled with -mavx2 -mfma).
 //
 // Register tile: float 6 x 16 (2 ymm per row), double 6 x 8 (2 ymm per row): 12 accumulators,
-// 2 vectors of B, 1 broadcast of A, within the 16 ymm registers.
+// 2 vectors of B, 1 broadcast of A, within the 16 ymm registers. Edge tiles are masked and
+// written straight to C (tile_v, 2, 4 or 6 rows); products with few columns take the direct
+// driver (no packing of A; see avx2_prefers_direct). Both are gemm_blocked.hpp's, shared with
+// the AVX-512 file.
 #include <immintrin.h>
 
 #include "gemm_blocked.hpp"
@@ -89,6 +92,64 @@ inline void pack_transposed_f64(double* dst, std::size_t ld_dst, const double* s
     }
 }
 
+// Vector types of the small direct path (gemm_small) and of the direct driver's and the edge
+// tiles (tile_v), all in gemm_blocked.hpp. Masked loads and stores (vmaskmov) touch no lane
+// outside the mask, so no edge reads or writes past a row.
+inline __m256i lane_mask32(std::size_t n) {  // lanes < n of 8 x 32 bit set
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline __m256i lane_mask64(std::size_t n) {  // lanes < n of 4 x 64 bit set
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n)), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+struct VecF32 {
+    using T = float;
+    using V = __m256;
+    static constexpr std::size_t W = 8;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V set1(T x) { return _mm256_set1_ps(x); }
+    static V loadu(const T* p) { return _mm256_loadu_ps(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm256_maskload_ps(p, lane_mask32(n)); }
+    static void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_ps(p, lane_mask32(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static T reduce_add(V v) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
+    }
+    static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
+    using M = __m256i;
+    static M mask(std::size_t n) { return lane_mask32(n < W ? n : W); }
+    static V load_mask(M m, const T* p) { return _mm256_maskload_ps(p, m); }
+    static void store_mask(T* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+};
+
+struct VecF64 {
+    using T = double;
+    using V = __m256d;
+    static constexpr std::size_t W = 4;
+    static V zero() { return _mm256_setzero_pd(); }
+    static V set1(T x) { return _mm256_set1_pd(x); }
+    static V loadu(const T* p) { return _mm256_loadu_pd(p); }
+    static V load_part(const T* p, std::size_t n) { return _mm256_maskload_pd(p, lane_mask64(n)); }
+    static void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
+    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_pd(p, lane_mask64(n), v); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+    static T reduce_add(V v) {
+        __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+    static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
+    using M = __m256i;
+    static M mask(std::size_t n) { return lane_mask64(n < W ? n : W); }
+    static V load_mask(M m, const T* p) { return _mm256_maskload_pd(p, m); }
+    static void store_mask(T* p, M m, V v) { _mm256_maskstore_pd(p, m, v); }
+};
+
 // The micro-kernels' k-loop: four steps per trip, each step prefetching B (one 64-byte line
 // a step in both precisions) and A kPfSteps steps ahead; the C tile's rows are prefetched
 // before the loop. Against the plain loop, in-process and alternated (float, one thread,
@@ -120,6 +181,25 @@ __attribute__((always_inline)) inline void k_loop4(std::size_t kc, const Step& s
     for (; p < kc; ++p) step(p);
 }
 
+// Where the direct driver (gemm_blocked.hpp) beats packing on AVX2: products with few columns
+// (n <= 4 NR: a layer of up to 64 float or 32 double units, a 10-class output layer's δ
+// products) and the ∂C/∂W product of a small output layer (Aᵀ in memory, m <= 2 MR, in double
+// only up to tn_max_n columns). In one process, against the packed path with the same masked
+// edge tiles, alternated, one thread:
+//   - NN / NT 200 x 10 x 100 1.5-1.8x; NN 200 x 16..40 x 100 (float) 1.1-1.5x; NT 128 x 16 x
+//     784 1.4x; TN 10 x n x 200 1.35-2.1x in float (n = 40..256), 1.16-1.34x in double for
+//     n <= 100;
+//   - but double's NN 200 x 64 x 100, NT 200 x 100 x 64 and 256³ 0.86-0.91x (its 6 x 8 tiles
+//     read six rows of A in place, with no prefetch), TN 10 x 128..256 x k in double
+//     0.90-0.97x, 12-row products with a long row of B 0.76-0.97x (vmaskmov loads of B in
+//     place cost what AVX-512's masked loads do not), TN with 16-100 rows 0.88-1.0x; float's
+//     100-256-column products measured level (0.99-1.03x).
+template <std::size_t MR, std::size_t NR, std::size_t tn_max_n>
+bool avx2_prefers_direct(std::size_t m, std::size_t n, std::size_t k, Trans ta) {
+    if (k < kDirectMinK) return false;
+    return ta == Trans::N ? n <= 4 * NR : m <= 2 * MR && n <= tn_max_n;
+}
+
 struct KernelF32 {
     using T = float;
     static constexpr std::size_t MR = 6, NR = 16;
@@ -134,6 +214,26 @@ struct KernelF32 {
     static void pack_transposed(float* dst, std::size_t ld_dst, const float* src,
                                 std::size_t ld_src, std::size_t rows, std::size_t cols) {
         pack_transposed_f32(dst, ld_dst, src, ld_src, rows, cols);
+    }
+
+    // The direct driver's tiles (tile_v): one or two vectors of B per row, as nr needs.
+    template <bool AN, bool BD>
+    static void tile_nr(std::size_t kc, const float* a, std::size_t sa, const float* b,
+                        std::size_t sb, float* c, std::size_t ldc, float alpha, float beta,
+                        std::size_t mr, std::size_t nr) {
+        if (nr <= 8) tile_rows<VecF32, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        else tile_rows<VecF32, MR, 2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    }
+
+    static bool prefers_direct(std::size_t m, std::size_t n, std::size_t k, Trans ta) {
+        return avx2_prefers_direct<MR, NR, NC>(m, n, k, ta);
+    }
+
+    // Edge tile of the packed path, straight to C (masked).
+    static void edge_kernel(std::size_t kc, const float* a, const float* b, float* c,
+                            std::size_t ldc, float alpha, float beta, std::size_t mr,
+                            std::size_t nr) {
+        tile_nr<false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
     }
 
     // c (6, 16) = alpha * a (kc, 6)ᵀ b (kc, 16) + beta * c
@@ -193,6 +293,24 @@ struct KernelF64 {
         pack_transposed_f64(dst, ld_dst, src, ld_src, rows, cols);
     }
 
+    template <bool AN, bool BD>
+    static void tile_nr(std::size_t kc, const double* a, std::size_t sa, const double* b,
+                        std::size_t sb, double* c, std::size_t ldc, double alpha, double beta,
+                        std::size_t mr, std::size_t nr) {
+        if (nr <= 4) tile_rows<VecF64, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        else tile_rows<VecF64, MR, 2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    }
+
+    static bool prefers_direct(std::size_t m, std::size_t n, std::size_t k, Trans ta) {
+        return avx2_prefers_direct<MR, NR, 96>(m, n, k, ta);
+    }
+
+    static void edge_kernel(std::size_t kc, const double* a, const double* b, double* c,
+                            std::size_t ldc, double alpha, double beta, std::size_t mr,
+                            std::size_t nr) {
+        tile_nr<false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+    }
+
     // c (6, 8) = alpha * a (kc, 6)ᵀ b (kc, 8) + beta * c
     static void micro_kernel(std::size_t kc, const double* a, const double* b, double* c,
                              std::size_t ldc, double alpha, double beta) {
@@ -233,57 +351,9 @@ struct KernelF64 {
     }
 };
 
-// Vector types of the small direct path (see gemm_small in gemm_blocked.hpp).
-inline __m256i lane_mask32(std::size_t n) {  // lanes < n of 8 x 32 bit set
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-inline __m256i lane_mask64(std::size_t n) {  // lanes < n of 4 x 64 bit set
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n)), _mm256_setr_epi64x(0, 1, 2, 3));
-}
-
-struct VecF32 {
-    using T = float;
-    using V = __m256;
-    static constexpr std::size_t W = 8;
-    static V zero() { return _mm256_setzero_ps(); }
-    static V set1(T x) { return _mm256_set1_ps(x); }
-    static V loadu(const T* p) { return _mm256_loadu_ps(p); }
-    static V load_part(const T* p, std::size_t n) { return _mm256_maskload_ps(p, lane_mask32(n)); }
-    static void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
-    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_ps(p, lane_mask32(n), v); }
-    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-    static T reduce_add(V v) {
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        return _mm_cvtss_f32(s);
-    }
-    static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
-};
-
-struct VecF64 {
-    using T = double;
-    using V = __m256d;
-    static constexpr std::size_t W = 4;
-    static V zero() { return _mm256_setzero_pd(); }
-    static V set1(T x) { return _mm256_set1_pd(x); }
-    static V loadu(const T* p) { return _mm256_loadu_pd(p); }
-    static V load_part(const T* p, std::size_t n) { return _mm256_maskload_pd(p, lane_mask64(n)); }
-    static void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
-    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_pd(p, lane_mask64(n), v); }
-    static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
-    static T reduce_add(V v) {
-        __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-        return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-    }
-    static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
-};
-
-void sgemm_blocked(const GemmArgs<float>& g, int nt) { gemm_blocked<KernelF32>(g, nt); }
+void sgemm_blocked(const GemmArgs<float>& g, int nt) { blocked_or_direct<KernelF32, KernelF32>(g, nt); }
 void sgemm_small(const GemmArgs<float>& g) { gemm_small<VecF32>(g); }
-void dgemm_blocked(const GemmArgs<double>& g, int nt) { gemm_blocked<KernelF64>(g, nt); }
+void dgemm_blocked(const GemmArgs<double>& g, int nt) { blocked_or_direct<KernelF64, KernelF64>(g, nt); }
 void dgemm_small(const GemmArgs<double>& g) { gemm_small<VecF64>(g); }
 
 }  // namespace

@@ -255,6 +255,204 @@ static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
     });
 }
 
+// ---- The direct driver (no packing of A) and its register tiles ---------------------------
+// Used by the AVX-512 and AVX2 files. K there also provides
+//   tile_nr<AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr): tile_rows over as many
+//   vectors of B as nr needs.
+
+// General register tile, for both precisions (V: the ISA file's VecF32 or VecF64, W lanes,
+// with masks: M, mask(n), load_mask, store_mask): the
+// MR x (W * NV) product, then rows < mr and columns < nr stored with the same vector epilogue
+// as the micro-kernels (so an element's bits do not depend on the tile it falls in).
+//   A: AN ? a[r*sa + p] (rows of a row-major A) : a[p*sa + r] (packed, or Aᵀ in memory);
+//      all MR rows must be readable.
+//   B: BD ? b[p*sb + j] straight from a row-major B, masked to nr columns : packed (sb = NR).
+template <class V, std::size_t MR, int NV, bool AN, bool BD>
+static inline void tile_v(std::size_t kc, const typename V::T* a, std::size_t sa,
+                          const typename V::T* b, std::size_t sb, typename V::T* c,
+                          std::size_t ldc, typename V::T alpha, typename V::T beta,
+                          std::size_t mr, std::size_t nr) {
+    using T = typename V::T;
+    constexpr std::size_t W = V::W;
+    typename V::V acc[MR][NV];
+    typename V::M mk[NV];
+    for (int v = 0; v < NV; ++v) mk[v] = V::mask(nr > W * v ? nr - W * v : 0);
+#pragma GCC unroll 12
+    for (std::size_t r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+    for (std::size_t p = 0; p < kc; ++p) {
+        typename V::V bv[NV];
+        for (int v = 0; v < NV; ++v)
+            bv[v] = BD ? V::load_mask(mk[v], b + p * sb + W * v) : V::loadu(b + p * sb + W * v);
+#pragma GCC unroll 12
+        for (std::size_t r = 0; r < MR; ++r) {
+            const auto av = V::set1(AN ? a[r * sa + p] : a[p * sa + r]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(av, bv[v], acc[r][v]);
+        }
+    }
+    const auto va = V::set1(alpha);
+    const auto vb = V::set1(beta);
+#pragma GCC unroll 12
+    for (std::size_t r = 0; r < MR; ++r) {  // fixed trip count keeps acc in registers
+        if (r >= mr) break;
+        T* cr = c + r * ldc;
+        for (int v = 0; v < NV; ++v) {
+            const auto out = beta == T(0)
+                                 ? V::mul(va, acc[r][v])
+                                 : V::fmadd(va, acc[r][v], V::mul(vb, V::load_mask(mk[v], cr + W * v)));
+            V::store_mask(cr + W * v, mk[v], out);
+        }
+    }
+}
+
+// The register-tile height tile_rows takes for mr <= MR rows: the smallest of 2 (for tiles of
+// at most 6 rows, AVX2's), 4, 8, 10 (for tiles of 12, AVX-512's) and MR that holds them.
+template <std::size_t MR>
+constexpr std::size_t tile_height(std::size_t mr) {
+    return MR <= 6 && mr <= 2   ? 2
+           : MR > 4 && mr <= 4  ? 4
+           : MR > 8 && mr <= 8  ? 8
+           : MR > 10 && mr <= 10 ? 10
+                                 : MR;
+}
+
+// tile_v for mr <= MR rows with a register tile of tile_height rows: a product whose row
+// count is not a multiple of MR (a 100-row chunk of a batch: 8 panels of 12 and one of 4; the
+// 10 rows of ∂C/∂W for a 10-class output layer) computes no rows it throws away. Each element
+// is computed the same way whatever the tile height, so the bits do not change.
+template <class V, std::size_t MR, int NV, bool AN, bool BD>
+static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t sa,
+                             const typename V::T* b, std::size_t sb, typename V::T* c,
+                             std::size_t ldc, typename V::T alpha, typename V::T beta,
+                             std::size_t mr, std::size_t nr) {
+    const std::size_t h = tile_height<MR>(mr);
+    if constexpr (MR <= 6)
+        if (h == 2) return tile_v<V, 2, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    if constexpr (MR > 4)
+        if (h == 4) return tile_v<V, 4, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    if constexpr (MR > 8)
+        if (h == 8) return tile_v<V, 8, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    if constexpr (MR > 10)
+        if (h == 10) return tile_v<V, 10, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    tile_v<V, MR, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+}
+
+// The direct driver pays where packing A is a large share of the work (k and n modest: each
+// A panel is reused across only n / NR tiles) and the whole packed Bᵀ slice (KC x n) stays in
+// L2 (n <= NC). B is read in place only when few row panels reuse it (m <= 2 MR): strided rows
+// of a wide B cost more in L1/TLB misses than the copy saves.
+// Down to k = 8 (a δ product through a 10-unit output layer has k = 10): measured in one
+// process with the order of the variants rotated, NN / NT / TN 100 x 100 x 10 took 16-32% less
+// time direct than packed and blocked, NN 200 x 256 x 16 2-7% less; at k = 4 the float64
+// product was slower direct.
+constexpr std::size_t kDirectMinK = 8;
+// K may replace this rule with its own prefers_direct(m, n, k, ta) (AVX2's does).
+template <class K, class = void>
+struct HasDirectRule {
+    static constexpr bool value = false;
+};
+template <class K>
+struct HasDirectRule<K, decltype(void(&K::prefers_direct))> {
+    static constexpr bool value = true;
+};
+template <class K>
+static bool direct_ok(std::size_t m, std::size_t n, std::size_t k, Trans ta) {
+    if constexpr (HasDirectRule<K>::value)
+        return K::prefers_direct(m, n, k, ta);
+    else
+        return n <= K::NC && k >= kDirectMinK;
+}
+template <class K>
+static bool direct_b(const GemmArgs<typename K::T>& g) {
+    return g.tb == Trans::N && g.m <= 2 * K::MR;
+}
+
+// Direct driver for mid-size products on one thread: full MR-row panels of A are read where
+// they lie (no packing), B too when it is row-major (tb == N); only Bᵀ and the last partial row
+// panel are packed. Same KC split and the same per-element arithmetic as gemm_blocked, so the
+// bits are those of the blocked path (and of any thread count).
+template <class K, bool BD>
+static void direct_blocked(const GemmArgs<typename K::T>& g, std::size_t i_base = 0,
+                           std::size_t j_base = 0) {
+    // g may be a block of a larger product whose C starts at (i_base, j_base) of the whole:
+    // the epilogue is told where
+    using T = typename K::T;
+    const std::size_t KC = balanced_block(g.k, K::KC, 1);
+    const std::size_t n_pad = (g.n + K::NR - 1) / K::NR * K::NR;
+    T* Ap = static_cast<T*>(scratch(0, K::MR * KC * sizeof(T)));
+    T* Bp = BD ? nullptr : static_cast<T*>(scratch(1, n_pad * KC * sizeof(T)));
+    for (std::size_t pc = 0; pc < g.k; pc += KC) {
+        const std::size_t kc = blk_min(KC, g.k - pc);
+        const T beta = pc == 0 ? g.beta : T(1);
+        if (!BD) pack_b<K>(g, pc, kc, 0, g.n, Bp);
+        for (std::size_t ir = 0; ir < g.m; ir += K::MR) {
+            const std::size_t mr = blk_min(K::MR, g.m - ir);
+            // Aᵀ in memory (ta == T) is read in place only for a short lda: its MR-element rows
+            // lie lda apart, and a long (page-multiple) lda puts them in a few L1 sets.
+            // (tile_rows reads tile_height rows: a panel of exactly that many needs no copy)
+            const bool whole = tile_height<K::MR>(mr) == mr;
+            const bool a_direct = whole && (g.ta == Trans::N || g.lda * sizeof(T) <= 1024);
+            if (!a_direct) pack_a<K>(g, ir, mr, pc, kc, Ap);
+            for (std::size_t jr = 0; jr < g.n; jr += K::NR) {
+                const std::size_t nr = blk_min(K::NR, g.n - jr);
+                const T* b = BD ? g.B + pc * g.ldb + jr : Bp + jr * kc;
+                const std::size_t sb = BD ? g.ldb : K::NR;
+                T* c = g.C + ir * g.ldc + jr;
+                if (!a_direct)
+                    K::template tile_nr<false, BD>(kc, Ap, K::MR, b, sb, c, g.ldc, g.alpha, beta, mr, nr);
+                else if (g.ta == Trans::N)
+                    K::template tile_nr<true, BD>(kc, g.A + ir * g.lda + pc, g.lda, b, sb, c, g.ldc,
+                                         g.alpha, beta, mr, nr);
+                else
+                    K::template tile_nr<false, BD>(kc, g.A + pc * g.lda + ir, g.lda, b, sb, c, g.ldc,
+                                          g.alpha, beta, mr, nr);
+            }
+            // these rows of C are final: the fused epilogue runs on them while they are in L1
+            if (g.epi.fn && pc + kc >= g.k)
+                g.epi.fn(g.epi.ctx, g.C + ir * g.ldc, g.ldc, i_base + ir, mr, j_base, g.n);
+        }
+    }
+}
+
+template <class K>
+static void direct(const GemmArgs<typename K::T>& g, std::size_t i_base, std::size_t j_base) {
+    if (direct_b<K>(g)) direct_blocked<K, true>(g, i_base, j_base);
+    else direct_blocked<K, false>(g, i_base, j_base);
+}
+
+// With threads, C is cut as gemm_blocked cuts it (see there), and each thread runs the direct
+// driver on its block when the block suits it: no thread packs A at all (A's rows are read in
+// place), where gemm_blocked has every thread pack all of op(A) for a column cut. Same bits.
+// KB: the kernel of the packed path.
+template <class K, class KB>
+static void blocked_or_direct(const GemmArgs<typename K::T>& g, int nt) {
+    using T = typename K::T;
+    static_assert(KB::KC == K::KC, "the drivers must split k alike (same bits)");
+    if (nt <= 1) {
+        if (direct_ok<K>(g.m, g.n, g.k, g.ta)) direct<K>(g, 0, 0);
+        else gemm_blocked<KB>(g, 1);
+        return;
+    }
+    const ThreadCut cut = thread_cut<K>(g, static_cast<std::size_t>(nt));
+    // the largest block a thread gets must suit the direct driver
+    const std::size_t per = (cut.panels + cut.parts - 1) / cut.parts;
+    const std::size_t widest = cut.split_n ? per * K::NR : g.n;
+    const std::size_t tallest = cut.split_n ? g.m : per * K::MR;
+    // (Aᵀ in memory, the ∂C/∂W product, measured a little faster packed)
+    if (cut.parts < 2 || g.ta != Trans::N || !direct_ok<K>(tallest, widest, g.k, g.ta)) {
+        gemm_blocked<KB>(g, nt);
+        return;
+    }
+    for_each_block<K>(g, cut, [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+        GemmArgs<T> b = g;  // the block C(i0:i1, j0:j1) as a product of its own
+        b.m = i1 - i0, b.n = j1 - j0;
+        b.A = g.ta == Trans::N ? g.A + i0 * g.lda : g.A + i0;
+        b.B = g.tb == Trans::N ? g.B + j0 : g.B + j0 * g.ldb;
+        b.C = g.C + i0 * g.ldc + j0;
+        direct<K>(b, i0, j0);
+    });
+}
+
 // Direct path for small products: no packing, no allocation, one thread. V is the file's
 // vector type: T, V, W (lanes), zero, set1, loadu, load_part(p, n) (lanes >= n read as 0),
 // storeu, store_part(p, v, n), fmadd(a, b, c), mul, reduce_add (fixed order).
