@@ -261,12 +261,13 @@ static void gemm_blocked(const GemmArgs<typename K::T>& g, int n_threads) {
 //   vectors of B as nr needs.
 
 // General register tile, for both precisions (V: the ISA file's VecF32 or VecF64, W lanes,
-// with masks: M, mask(n), load_mask, store_mask): the
-// MR x (W * NV) product, then rows < mr and columns < nr stored with the same vector epilogue
-// as the micro-kernels (so an element's bits do not depend on the tile it falls in).
+// with masks: M, mask(n), load_mask, store_mask): the MR x (W * NV) product, then rows < mr
+// and columns < nr stored with the same vector epilogue as the micro-kernels (so an element's
+// bits do not depend on the tile it falls in).
 //   A: AN ? a[r*sa + p] (rows of a row-major A) : a[p*sa + r] (packed, or Aᵀ in memory);
 //      all MR rows must be readable.
-//   B: BD ? b[p*sb + j] straight from a row-major B, masked to nr columns : packed (sb = NR).
+//   B: BD ? b[p*sb + j] straight from a row-major B, masked to nr columns : W * NV columns
+//      at b[p*sb] (packed: sb = NR; or in place, all of them inside B).
 template <class V, std::size_t MR, int NV, bool AN, bool BD>
 static inline void tile_v(std::size_t kc, const typename V::T* a, std::size_t sa,
                           const typename V::T* b, std::size_t sb, typename V::T* c,
@@ -325,6 +326,12 @@ static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t
                              const typename V::T* b, std::size_t sb, typename V::T* c,
                              std::size_t ldc, typename V::T alpha, typename V::T beta,
                              std::size_t mr, std::size_t nr) {
+    if constexpr (BD) {
+        // B read in place across its full width: plain loads (same values, same bits); on
+        // AVX2 a masked load (vmaskmov) costs more than a load
+        if (nr == std::size_t(NV) * V::W)
+            return tile_rows<V, MR, NV, AN, false>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+    }
     const std::size_t h = tile_height<MR>(mr);
     if constexpr (MR <= 6)
         if (h == 2) return tile_v<V, 2, NV, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
@@ -341,7 +348,7 @@ static inline void tile_rows(std::size_t kc, const typename V::T* a, std::size_t
 // A panel is reused across only n / NR tiles) and the whole packed Bᵀ slice (KC x n) stays in
 // L2 (n <= NC). B is read in place only when few row panels reuse it (m <= 2 MR): strided rows
 // of a wide B cost more in L1/TLB misses than the copy saves.
-// Down to k = 8 (a δ product through a 10-unit output layer has k = 10): measured in one
+// Down to k = 8 (a δ product through a 10-unit output layer has k = 10): measured (AVX-512) in one
 // process with the order of the variants rotated, NN / NT / TN 100 x 100 x 10 took 16-32% less
 // time direct than packed and blocked, NN 200 x 256 x 16 2-7% less; at k = 4 the float64
 // product was slower direct.
