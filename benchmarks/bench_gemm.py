@@ -14,7 +14,9 @@ the rounds, so a burst of load on a shared machine does not land on one library 
 --paired goes further: the C++ program loads NumPy's own BLAS library (the file threadpoolctl
 reports) and times it and bpnet alternately in one process, on the same arrays, round after
 round, and the ratio is the median of the per-round ratios; a machine whose speed drifts
-minute to minute (a shared VM) then moves both libraries alike.
+minute to minute (a shared VM) then moves both libraries alike. --avx2 (with --paired) compares
+the two libraries' AVX2 kernels on an AVX-512 machine; --output-layer adds the products of a
+10-class output layer.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ TRAINING_SHAPES = [
     ("d(128x256) W(256x784)", "NN", 128, 784, 256),
 ]
 SQUARE = [256, 512, 1024, 2048]
+# A 10-class output layer at batch 200 (--output-layer): its forward product, its ∂C/∂W and the
+# δ product through it (k = 10).
+OUTPUT_LAYER_SHAPES = [
+    ("out X(200x100) W(10x100)^T", "NT", 200, 10, 100),
+    ("out d(200x10)^T A(200x100)", "TN", 10, 100, 200),
+    ("out d(200x10) W(10x100)", "NN", 200, 100, 10),
+]
 
 
 def build(build_dir: Path) -> Path:
@@ -75,13 +84,21 @@ def time_numpy(form, a, b, threads, reps, stat):
     return float(np.median(ts) if stat == "median" else np.min(ts))
 
 
+# --avx2: the program's environment forces bpnet's AVX2 path and OpenBLAS's AVX2 (Haswell)
+# kernels; OpenBLAS reads OPENBLAS_CORETYPE when the program loads it (--paired).
+AVX2_ENV = {"BPNET_ISA": "avx2", "OPENBLAS_CORETYPE": "Haswell"}
+_extra_env: dict = {}
+
+
 def run_program(exe, mode, form, m, n, k, a, b, threads, mode_args, tmp: Path):
     """Runs bench_gemm `mode` on A and B (written to tmp) -> (its key=value fields, C)."""
     fa, fb, fc = tmp / "a.bin", tmp / "b.bin", tmp / "c.bin"
     a.tofile(fa)
     b.tofile(fb)
     dt = "f32" if a.dtype == np.float32 else "f64"
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **_extra_env)
+    if _extra_env:
+        env.pop("OPENBLAS_L2_SIZE", None)
     # The wait policy the Python package uses (bpnet/__init__.py), unless one is chosen.
     if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
         env["GOMP_SPINCOUNT"] = "20000"
@@ -129,7 +146,20 @@ def main(argv=None) -> int:
     p.add_argument("--paired", action="store_true",
                    help="time NumPy's BLAS library and bpnet alternately inside one process "
                         "(the C++ program loads the BLAS file that threadpoolctl reports)")
+    p.add_argument("--output-layer", action="store_true",
+                   help="also the products of a 10-class output layer at batch 200 (forward, "
+                        "∂C/∂W, and the δ product through it, k = 10)")
+    p.add_argument("--avx2", action="store_true",
+                   help="compare the AVX2 paths on an AVX-512 machine: bpnet with "
+                        "BPNET_ISA=avx2 against OpenBLAS's Haswell kernels "
+                        "(OPENBLAS_CORETYPE=Haswell); needs --paired")
     args = p.parse_args(argv)
+    if args.avx2 and not args.paired:
+        p.error("--avx2 needs --paired (the BLAS must be loaded with OPENBLAS_CORETYPE=Haswell, "
+                "which only the C++ program's own environment can set)")
+    _extra_env.clear()
+    if args.avx2:
+        _extra_env.update(AVX2_ENV)
     rounds = args.rounds if args.rounds is not None else (7 if args.paired else 1)
     if rounds < 1 or args.runs < 0:
         p.error("--rounds must be >= 1 and --runs >= 0")
@@ -151,12 +181,15 @@ def main(argv=None) -> int:
         return 2
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"NumPy {np.__version__}, BLAS {info}"
-          + (f"; paired in one process, {rounds} rounds" if args.paired else ""))
+          + (f"; paired in one process, {rounds} rounds" if args.paired else "")
+          + ("; AVX2 paths (BPNET_ISA=avx2, OPENBLAS_CORETYPE=Haswell)" if args.avx2 else ""))
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if var in os.environ:
+        if var in os.environ and not (args.avx2 and var == "OPENBLAS_CORETYPE"):
             print(f"# warning: {var}={os.environ[var]} is set; unset it for a fair baseline")
 
     shapes = list(TRAINING_SHAPES)
+    if args.output_layer:
+        shapes += OUTPUT_LAYER_SHAPES
     if not args.quick:
         shapes += [(f"square {s}", "NN", s, s, s) for s in SQUARE if s != 1024]
     if args.shapes:
