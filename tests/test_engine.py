@@ -308,11 +308,17 @@ def test_per_sample_path_gives_the_generic_bits_for_every_activation_and_loss(rn
     sizes, hidden, out, loss, kind = case
     X = rng.uniform(-1, 1, size=(150, sizes[0]))
     y = _targets(kind, rng, 150, sizes[-1])
+    _assert_per_sample_step_is_generic(sizes, hidden, out, loss, dtype, X, y, seeds=(3, 4))
+
+
+def _assert_per_sample_step_is_generic(sizes, hidden, out, loss, dtype, X, y, seeds):
+    """Batch-1 plain sgd (the per-sample path) against the same fit with unit sample weights
+    (the generic forward/backward/step path): the same weights and losses, bit for bit."""
     nets = [bpnet.Network(sizes, activation=hidden, output_activation=out, loss=loss,
-                          dtype=dtype, seed=3) for _ in range(2)]
-    ha = nets[0].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=4)
-    hb = nets[1].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=4,
-                     sample_weight=np.ones(150))
+                          dtype=dtype, seed=seeds[0]) for _ in range(2)]
+    ha = nets[0].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=seeds[1])
+    hb = nets[1].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=seeds[1],
+                     sample_weight=np.ones(len(X)))
     assert nets[0].params.tobytes() == nets[1].params.tobytes()
     assert ha.loss == hb.loss
 
@@ -332,13 +338,7 @@ def test_fixed_kinds_step_gives_the_generic_bits(rng, dtype, sizes, kinds):
     hidden, out, loss = kinds
     X = rng.uniform(-2, 2, size=(120, sizes[0]))
     y = _targets("binary" if loss == "binary_cross_entropy" else "real", rng, 120, sizes[-1])
-    nets = [bpnet.Network(sizes, activation=hidden, output_activation=out, loss=loss,
-                          dtype=dtype, seed=5) for _ in range(2)]
-    ha = nets[0].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=6)
-    hb = nets[1].fit(X, y, learning_rate=0.05, epochs=2, batch_size=1, seed=6,
-                     sample_weight=np.ones(120))
-    assert nets[0].params.tobytes() == nets[1].params.tobytes()
-    assert ha.loss == hb.loss
+    _assert_per_sample_step_is_generic(sizes, hidden, out, loss, dtype, X, y, seeds=(5, 6))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
