@@ -87,17 +87,17 @@ def time_numpy(form, a, b, threads, reps, stat):
 # --avx2: the program's environment forces bpnet's AVX2 path and OpenBLAS's AVX2 (Haswell)
 # kernels; OpenBLAS reads OPENBLAS_CORETYPE when the program loads it (--paired).
 AVX2_ENV = {"BPNET_ISA": "avx2", "OPENBLAS_CORETYPE": "Haswell"}
-_extra_env: dict = {}
 
 
-def run_program(exe, mode, form, m, n, k, a, b, threads, mode_args, tmp: Path):
-    """Runs bench_gemm `mode` on A and B (written to tmp) -> (its key=value fields, C)."""
+def run_program(exe, mode, form, m, n, k, a, b, threads, mode_args, tmp: Path, extra_env=None):
+    """Runs bench_gemm `mode` on A and B (written to tmp) -> (its key=value fields, C);
+    extra_env (e.g. AVX2_ENV) is added to the program's environment."""
     fa, fb, fc = tmp / "a.bin", tmp / "b.bin", tmp / "c.bin"
     a.tofile(fa)
     b.tofile(fb)
     dt = "f32" if a.dtype == np.float32 else "f64"
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **_extra_env)
-    if _extra_env:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **(extra_env or {}))
+    if extra_env:
         env.pop("OPENBLAS_L2_SIZE", None)
     # The wait policy the Python package uses (bpnet/__init__.py), unless one is chosen.
     if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
@@ -118,10 +118,11 @@ def time_bpnet(exe, form, m, n, k, a, b, threads, reps, stat, tmp: Path):
     return float(fields[f"{stat}_s"]), fields["isa"], c
 
 
-def time_pair(exe, blas, form, m, n, k, a, b, threads, reps, rounds, tmp: Path):
+def time_pair(exe, blas, form, m, n, k, a, b, threads, reps, rounds, tmp: Path, extra_env=None):
     """(BLAS seconds, bpnet seconds, median per-round ratio, isa, bpnet's C) from `pair` mode."""
     # (the BLAS file goes before the operands' files)
-    fields, c = run_program(exe, "pair", form, m, n, k, a, b, threads, [reps, rounds, blas], tmp)
+    fields, c = run_program(exe, "pair", form, m, n, k, a, b, threads, [reps, rounds, blas], tmp,
+                            extra_env)
     return (float(fields["blas_s"]), float(fields["bpnet_s"]), float(fields["ratio"]),
             fields["isa"], c)
 
@@ -157,9 +158,6 @@ def main(argv=None) -> int:
     if args.avx2 and not args.paired:
         p.error("--avx2 needs --paired (the BLAS must be loaded with OPENBLAS_CORETYPE=Haswell, "
                 "which only the C++ program's own environment can set)")
-    _extra_env.clear()
-    if args.avx2:
-        _extra_env.update(AVX2_ENV)
     rounds = args.rounds if args.rounds is not None else (7 if args.paired else 1)
     if rounds < 1 or args.runs < 0:
         p.error("--rounds must be >= 1 and --runs >= 0")
@@ -217,7 +215,8 @@ def main(argv=None) -> int:
                     if args.paired:
                         t_np, t_bp, ratio, isa, c = time_pair(
                             exe, blas_libs[0]["filepath"], form, m, n, k, a, b, threads,
-                            args.runs or max(1, reps // 4), rounds, tmp)
+                            args.runs or max(1, reps // 4), rounds, tmp,
+                            AVX2_ENV if args.avx2 else None)
                     else:
                         t_nps, t_bps = [], []
                         for _ in range(rounds):

@@ -105,7 +105,7 @@ void check_isa(const std::string& isa) {
                             {9, 337, 23},  {17, 625, 7}, {23, 335, 300}, {40, 1000, 9},
                             {9, 500, 23},  {13, 915, 390},
                             // AVX2's direct driver and edge tiles (MR 6: tiles of 2, 4 and 6
-                            // rows; n <= 576 float, 288 double, else packed)
+                            // rows; direct for n <= 64 float / 32 double, or TN with m <= 12)
                             {8, 17, 300},  {11, 289, 260}, {10, 577, 9}, {3, 200, 130}};
     for (auto& f : kForms)
         for (const Shape& s : shapes)
