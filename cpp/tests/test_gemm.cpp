@@ -419,3 +419,58 @@ TEST_CASE("gemm: a panel of 9-12 rows gives the bits its rows have in a 12-row t
             }
     }
 }
+
+// An independent account of the vector paths' arithmetic: with k within one KC slice, each
+// element of C is one FMA chain over p = 0..k-1 from zero, then alpha * chain (beta == 0) or
+// fma(alpha, chain, beta * c). std::fma in that order must give the same bits, in every tile:
+// the last few columns (tiles of half a vector on AVX-512), partial row panels, the direct
+// driver and the packed path's edges, alpha == 1 (no multiply) and not.
+template <class T>
+void check_fma_chain(Trans ta, Trans tb, Shape s, T alpha, T beta, const std::string& label) {
+    std::mt19937 rng(5);
+    const std::size_t ar = ta == Trans::N ? s.m : s.k, ac = ta == Trans::N ? s.k : s.m;
+    const std::size_t br = tb == Trans::N ? s.k : s.n, bc = tb == Trans::N ? s.n : s.k;
+    const auto A = random_vec<T>(ar * ac, rng), B = random_vec<T>(br * bc, rng);
+    const auto C0 = random_vec<T>(s.m * s.n, rng);
+    auto C = C0;
+    bpnet::kernels::gemm<T>(ta, tb, s.m, s.n, s.k, alpha, A.data(), ac, B.data(), bc, beta,
+                            C.data(), s.n);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < s.m; ++i)
+        for (std::size_t j = 0; j < s.n; ++j) {
+            T acc = T(0);
+            for (std::size_t p = 0; p < s.k; ++p)
+                acc = std::fma(ta == Trans::N ? A[i * ac + p] : A[p * ac + i],
+                               tb == Trans::N ? B[p * bc + j] : B[j * bc + p], acc);
+            const T want = beta == T(0) ? alpha * acc : std::fma(alpha, acc, beta * C0[i * s.n + j]);
+            wrong += std::memcmp(&want, &C[i * s.n + j], sizeof(T)) != 0;
+        }
+    CHECK_MSG(wrong == 0, label + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
+                              " k=" + std::to_string(s.k) + ": " + std::to_string(wrong) +
+                              " elements differ from the FMA chain");
+}
+
+TEST_CASE("gemm: AVX2 and AVX-512 give every element the bits of its FMA chain") {
+    // (30|200, 97..104, 10): 12-row direct tiles, then 1-8 columns (float) or 1-4 (double)
+    // left; (9, 488|412, 40): the packed path (n > NC) ending in an 8- / 4-column edge tile;
+    // (31, 36, 200): double's 16-column tiles, 4 left, and a 7-row panel
+    const Shape shapes[] = {{30, 97, 10},  {30, 100, 10}, {30, 104, 10}, {200, 100, 10},
+                            {31, 36, 200}, {9, 488, 40},  {9, 412, 40},  {25, 20, 30}};
+    const double ab[][2] = {{1, 0}, {0.75, 0}, {1, 0.5}};
+    bpnet::set_num_threads(1);
+    for (const char* isa : {"avx2", "avx512"}) {
+        if (!kd::isa_available(isa)) continue;
+        kd::select_isa(isa);
+        for (auto& f : kForms) {
+            if (f[0] == Trans::T && f[1] == Trans::T) continue;  // (TT: not a training form)
+            for (const Shape& s : shapes)
+                for (auto& x : ab) {
+                    const std::string label = std::string(isa) + " " + form_name(f[0], f[1]) +
+                                              " alpha " + std::to_string(x[0]) + " beta " +
+                                              std::to_string(x[1]);
+                    check_fma_chain<float>(f[0], f[1], s, float(x[0]), float(x[1]), label + " float");
+                    check_fma_chain<double>(f[0], f[1], s, x[0], x[1], label + " double");
+                }
+        }
+    }
+}

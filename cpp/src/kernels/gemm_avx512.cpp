@@ -86,6 +86,40 @@ struct VecF64 {
     static void store_mask(T* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
 };
 
+// Half-width (256-bit, AVX-512VL masks) vectors for the narrow tiles of a product's last few
+// columns (at most 8 floats or 4 doubles): a 512-bit tile there computes mostly lanes it
+// throws away, and CPUs that split 512-bit FMAs into two 256-bit halves (AMD Zen 4) pay for
+// every lane. An element's FMA chain and epilogue are the same whatever the width: same bits.
+struct VecF32x8 {
+    using T = float;
+    using V = __m256;
+    using M = __mmask8;
+    static constexpr std::size_t W = 8;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V set1(T x) { return _mm256_set1_ps(x); }
+    static V loadu(const T* p) { return _mm256_loadu_ps(p); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static M mask(std::size_t n) { return mask8(n); }
+    static V load_mask(M m, const T* p) { return _mm256_maskz_loadu_ps(m, p); }
+    static void store_mask(T* p, M m, V v) { _mm256_mask_storeu_ps(p, m, v); }
+};
+
+struct VecF64x4 {
+    using T = double;
+    using V = __m256d;
+    using M = __mmask8;
+    static constexpr std::size_t W = 4;
+    static V zero() { return _mm256_setzero_pd(); }
+    static V set1(T x) { return _mm256_set1_pd(x); }
+    static V loadu(const T* p) { return _mm256_loadu_pd(p); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+    static M mask(std::size_t n) { return n >= 4 ? M(0xF) : M((1u << n) - 1u); }
+    static V load_mask(M m, const T* p) { return _mm256_maskz_loadu_pd(m, p); }
+    static void store_mask(T* p, M m, V v) { _mm256_mask_storeu_pd(p, m, v); }
+};
+
 
 // The packed path's micro-kernels are written in assembly. Compiled from intrinsics, GCC's
 // float64 loop shuffled its live registers with copies and spilled one accumulator to the
@@ -342,7 +376,8 @@ struct KernelF32 {
     static void tile_nr(std::size_t kc, const float* a, std::size_t sa, const float* b,
                         std::size_t sb, float* c, std::size_t ldc, float alpha, float beta,
                         std::size_t mr, std::size_t nr) {
-        if (nr <= 16) tile<1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        if (nr <= 8) tile_rows<VecF32x8, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        else if (nr <= 16) tile<1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
         else tile<2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
     }
 };
@@ -411,7 +446,8 @@ struct KernelF64 {
     static void tile_nr(std::size_t kc, const double* a, std::size_t sa, const double* b,
                         std::size_t sb, double* c, std::size_t ldc, double alpha, double beta,
                         std::size_t mr, std::size_t nr) {
-        if (nr <= 8) tile_rows<VecF64, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        if (nr <= 4) tile_rows<VecF64x4, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
+        else if (nr <= 8) tile_rows<VecF64, MR, 1, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
         else tile_rows<VecF64, MR, 2, AN, BD>(kc, a, sa, b, sb, c, ldc, alpha, beta, mr, nr);
     }
 };
@@ -428,7 +464,7 @@ struct KernelF64 {
 // epilogue, so the bits do not depend on which driver or kernel computes it (tested). (NaN
 // payloads aside: which input NaN an FMA passes on follows its operand order, which differs
 // between tile kinds, here as between the direct driver's full and masked tiles.)
-template <class Base, class V, std::size_t NR_, std::size_t NC_,
+template <class Base, class V, class VH, std::size_t NR_, std::size_t NC_,
           void (*Tile)(std::size_t, const typename V::T*, const typename V::T*, typename V::T*,
                        std::size_t, typename V::T, typename V::T)>
 struct KernelWide : Base {
@@ -450,17 +486,19 @@ struct KernelWide : Base {
         Tile(kc, a, b, c, ldc, alpha, beta);
     }
 
-    // Edge tile straight to C, masked; computes 1, 2 or 3 vectors per row as nr needs.
+    // Edge tile straight to C, masked; computes a half vector (VH) or 1, 2 or 3 vectors per
+    // row as nr needs.
     static void edge_kernel(std::size_t kc, const T* a, const T* b, T* c, std::size_t ldc,
                             T alpha, T beta, std::size_t mr, std::size_t nr) {
-        if (nr <= V::W) tile_rows<V, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        if (nr <= VH::W) tile_rows<VH, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
+        else if (nr <= V::W) tile_rows<V, MR, 1, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
         else if (nr <= 2 * V::W) tile_rows<V, MR, 2, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
         else tile_rows<V, MR, 3, false, false>(kc, a, MR, b, NR, c, ldc, alpha, beta, mr, nr);
     }
 };
 // KC x NC x 8 B = 624 KiB of L2; KC x NC x 4 B = 648 KiB
-using KernelF64Wide = KernelWide<KernelF64, VecF64, 24, 312, f64_tile_8x24>;
-using KernelF32Wide = KernelWide<KernelF32, VecF32, 48, 432, f32_tile_8x48>;
+using KernelF64Wide = KernelWide<KernelF64, VecF64, VecF64x4, 24, 312, f64_tile_8x24>;
+using KernelF32Wide = KernelWide<KernelF32, VecF32, VecF32x8, 48, 432, f32_tile_8x48>;
 
 void sgemm_blocked(const GemmArgs<float>& g, int nt) {
     blocked_or_direct<KernelF32, KernelF32Wide>(g, nt);
