@@ -51,24 +51,58 @@ inline __m256i lanes64(std::size_t n) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n < 4 ? n : 4)), idx);
 }
 
+// The first n lanes of v stored with plain 128/64/32-bit stores (n < 8 floats or < 4 doubles);
+// nothing past them is written. A masked store (vmaskmov) writes the same values, but AMD's
+// Zen cores run it as a slow microcoded sequence: measured here (Zen 4) 18 cycles a store
+// against 2 for a plain one, which made the packs and the direct driver's tiles, which store
+// every C row masked, up to a quarter slower there.
+inline void store_first(float* p, __m256 v, std::size_t n) {
+    __m128 h = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(p, h);
+        h = _mm256_extractf128_ps(v, 1);
+        p += 4, n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi(reinterpret_cast<__m64*>(p), h);
+        h = _mm_movehl_ps(h, h);
+        p += 2, n -= 2;
+    }
+    if (n > 0) _mm_store_ss(p, h);
+}
+inline void store_first(double* p, __m256d v, std::size_t n) {
+    __m128d h = _mm256_castpd256_pd128(v);
+    if (n >= 2) {
+        _mm_storeu_pd(p, h);
+        h = _mm256_extractf128_pd(v, 1);
+        p += 2, n -= 2;
+    }
+    if (n > 0) _mm_store_sd(p, h);
+}
+
 // dst[p*ld_dst + r] = src[r*ld_src + p] for r < rows, p < cols; 0 for rows <= r < ld_dst:
-// 8 x 8 (float) or 4 x 4 (double) blocks transposed in registers, masked at the edges so
-// nothing outside the source rows or the panel is read or written.
+// 8 x 8 (float) or 4 x 4 (double) blocks transposed in registers; at the edges loads are masked
+// and stores cut short (store_first), so nothing outside the source rows or the panel is read
+// or written.
 inline void pack_transposed_f32(float* dst, std::size_t ld_dst, const float* src,
                                 std::size_t ld_src, std::size_t rows, std::size_t cols) {
     __m256 v[8];
     for (std::size_t r0 = 0; r0 < ld_dst; r0 += 8) {
         const std::size_t rr = rows > r0 ? (rows - r0 < 8 ? rows - r0 : 8) : 0;
-        const __m256i out_mask = lanes32(ld_dst - r0);
+        const std::size_t out = ld_dst - r0 < 8 ? ld_dst - r0 : 8;
         for (std::size_t p0 = 0; p0 < cols; p0 += 8) {
             const std::size_t pp = cols - p0 < 8 ? cols - p0 : 8;
             const __m256i in_mask = lanes32(pp);
             for (std::size_t r = 0; r < 8; ++r)
-                v[r] = r < rr ? _mm256_maskload_ps(src + (r0 + r) * ld_src + p0, in_mask)
-                              : _mm256_setzero_ps();
+                v[r] = r >= rr    ? _mm256_setzero_ps()
+                       : pp == 8 ? _mm256_loadu_ps(src + (r0 + r) * ld_src + p0)
+                                 : _mm256_maskload_ps(src + (r0 + r) * ld_src + p0, in_mask);
             transpose8(v);
-            for (std::size_t p = 0; p < pp; ++p)
-                _mm256_maskstore_ps(dst + (p0 + p) * ld_dst + r0, out_mask, v[p]);
+            for (std::size_t p = 0; p < pp; ++p) {
+                float* d = dst + (p0 + p) * ld_dst + r0;
+                if (out == 8) _mm256_storeu_ps(d, v[p]);
+                else store_first(d, v[p], out);
+            }
         }
     }
 }
@@ -78,23 +112,28 @@ inline void pack_transposed_f64(double* dst, std::size_t ld_dst, const double* s
     __m256d v[4];
     for (std::size_t r0 = 0; r0 < ld_dst; r0 += 4) {
         const std::size_t rr = rows > r0 ? (rows - r0 < 4 ? rows - r0 : 4) : 0;
-        const __m256i out_mask = lanes64(ld_dst - r0);
+        const std::size_t out = ld_dst - r0 < 4 ? ld_dst - r0 : 4;
         for (std::size_t p0 = 0; p0 < cols; p0 += 4) {
             const std::size_t pp = cols - p0 < 4 ? cols - p0 : 4;
             const __m256i in_mask = lanes64(pp);
             for (std::size_t r = 0; r < 4; ++r)
-                v[r] = r < rr ? _mm256_maskload_pd(src + (r0 + r) * ld_src + p0, in_mask)
-                              : _mm256_setzero_pd();
+                v[r] = r >= rr    ? _mm256_setzero_pd()
+                       : pp == 4 ? _mm256_loadu_pd(src + (r0 + r) * ld_src + p0)
+                                 : _mm256_maskload_pd(src + (r0 + r) * ld_src + p0, in_mask);
             transpose4(v);
-            for (std::size_t p = 0; p < pp; ++p)
-                _mm256_maskstore_pd(dst + (p0 + p) * ld_dst + r0, out_mask, v[p]);
+            for (std::size_t p = 0; p < pp; ++p) {
+                double* d = dst + (p0 + p) * ld_dst + r0;
+                if (out == 4) _mm256_storeu_pd(d, v[p]);
+                else store_first(d, v[p], out);
+            }
         }
     }
 }
 
 // Vector types of the small direct path (gemm_small) and of the direct driver's and the edge
-// tiles (tile_v), all in gemm_blocked.hpp. Masked loads and stores (vmaskmov) touch no lane
-// outside the mask, so no edge reads or writes past a row.
+// tiles (tile_v), all in gemm_blocked.hpp. A mask (M) keeps its lane count too: a whole vector
+// is loaded and stored plainly, a part is loaded masked (vmaskmov, which touches no lane
+// outside the mask) and stored with store_first, so no edge reads or writes past a row.
 inline __m256i lane_mask32(std::size_t n) {  // lanes < n of 8 x 32 bit set
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -111,7 +150,10 @@ struct VecF32 {
     static V loadu(const T* p) { return _mm256_loadu_ps(p); }
     static V load_part(const T* p, std::size_t n) { return _mm256_maskload_ps(p, lane_mask32(n)); }
     static void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
-    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_ps(p, lane_mask32(n), v); }
+    static void store_part(T* p, V v, std::size_t n) {
+        if (n >= W) storeu(p, v);
+        else store_first(p, v, n);
+    }
     static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
     static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
     static T reduce_add(V v) {
@@ -121,10 +163,13 @@ struct VecF32 {
         return _mm_cvtss_f32(s);
     }
     static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
-    using M = __m256i;
-    static M mask(std::size_t n) { return lane_mask32(n < W ? n : W); }
-    static V load_mask(M m, const T* p) { return _mm256_maskload_ps(p, m); }
-    static void store_mask(T* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+    struct M {
+        __m256i lanes;
+        std::size_t n;  // lanes set, at most W
+    };
+    static M mask(std::size_t n) { return {lane_mask32(n < W ? n : W), n < W ? n : W}; }
+    static V load_mask(M m, const T* p) { return m.n == W ? loadu(p) : _mm256_maskload_ps(p, m.lanes); }
+    static void store_mask(T* p, M m, V v) { store_part(p, v, m.n); }
 };
 
 struct VecF64 {
@@ -136,7 +181,10 @@ struct VecF64 {
     static V loadu(const T* p) { return _mm256_loadu_pd(p); }
     static V load_part(const T* p, std::size_t n) { return _mm256_maskload_pd(p, lane_mask64(n)); }
     static void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
-    static void store_part(T* p, V v, std::size_t n) { _mm256_maskstore_pd(p, lane_mask64(n), v); }
+    static void store_part(T* p, V v, std::size_t n) {
+        if (n >= W) storeu(p, v);
+        else store_first(p, v, n);
+    }
     static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
     static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
     static T reduce_add(V v) {
@@ -144,10 +192,13 @@ struct VecF64 {
         return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
     }
     static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
-    using M = __m256i;
-    static M mask(std::size_t n) { return lane_mask64(n < W ? n : W); }
-    static V load_mask(M m, const T* p) { return _mm256_maskload_pd(p, m); }
-    static void store_mask(T* p, M m, V v) { _mm256_maskstore_pd(p, m, v); }
+    struct M {
+        __m256i lanes;
+        std::size_t n;  // lanes set, at most W
+    };
+    static M mask(std::size_t n) { return {lane_mask64(n < W ? n : W), n < W ? n : W}; }
+    static V load_mask(M m, const T* p) { return m.n == W ? loadu(p) : _mm256_maskload_pd(p, m.lanes); }
+    static void store_mask(T* p, M m, V v) { store_part(p, v, m.n); }
 };
 
 // The micro-kernels' k-loop: four steps per trip, each step prefetching B (one 64-byte line
