@@ -14,6 +14,11 @@
 //   bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]
 //       Prints the median time per call in nanoseconds of repeated products (1 thread unless
 //       threads is given).
+//   bench_gemm peak f32|f64 n rounds
+//       The fraction of the FMA peak that bpnet's one-thread n x n x n product reaches: each
+//       round times an FMA loop (independent chains of the vectors the active path uses: 24 of
+//       zmm for avx512, 12 of ymm for avx2, whose 16 registers hold no more) and then the product, so both see the same minute of a
+//       shared machine. Prints each round and the medians (x86-64 with GCC or Clang).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -38,6 +43,11 @@
 
 #include "bpnet/threads.hpp"
 #include "kernels/gemm.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BPNET_BENCH_PEAK 1
+#endif
 
 using bpnet::kernels::Trans;
 using Clock = std::chrono::steady_clock;
@@ -217,6 +227,88 @@ int latency(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, lon
     return 0;
 }
 
+#if defined(BPNET_BENCH_PEAK)
+// iters steps of CH independent FMA chains; returns a value that depends on all of them.
+#define BPNET_FMA_CHAINS(CH, V, SET1, FMA, ADD, SUM)                                   \
+    V a[CH];                                                                            \
+    for (int i = 0; i < CH; ++i) a[i] = SET1(0.001 * i);                                \
+    const V b = SET1(0.999), c = SET1(0.001);                                           \
+    for (long t = 0; t < iters; ++t) {                                                  \
+        _Pragma("GCC unroll 24") for (int i = 0; i < CH; ++i) a[i] = FMA(a[i], b, c);   \
+    }                                                                                   \
+    V s = a[0];                                                                         \
+    for (int i = 1; i < CH; ++i) s = ADD(s, a[i]);                                      \
+    return double(SUM(s));
+__attribute__((target("avx512f"))) double chains_zmm_f32(long iters) {
+    BPNET_FMA_CHAINS(24, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_reduce_add_ps)
+}
+__attribute__((target("avx512f"))) double chains_zmm_f64(long iters) {
+    BPNET_FMA_CHAINS(24, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd, _mm512_reduce_add_pd)
+}
+__attribute__((target("avx2"))) inline float first_f32(__m256 v) { return _mm_cvtss_f32(_mm256_castps256_ps128(v)); }
+__attribute__((target("avx2"))) inline double first_f64(__m256d v) { return _mm_cvtsd_f64(_mm256_castpd256_pd128(v)); }
+__attribute__((target("avx2,fma"))) double chains_ymm_f32(long iters) {
+    BPNET_FMA_CHAINS(12, __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, first_f32)
+}
+__attribute__((target("avx2,fma"))) double chains_ymm_f64(long iters) {
+    BPNET_FMA_CHAINS(12, __m256d, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd, first_f64)
+}
+#undef BPNET_FMA_CHAINS
+
+template <class T>
+int peak(std::size_t n, int rounds) {
+    const std::string isa = bpnet::kernels::isa_name();
+    const bool zmm = isa == "avx512";
+    if (!zmm && isa != "avx2") {
+        std::fprintf(stderr, "bench_gemm peak: no FMA loop for the %s path\n", isa.c_str());
+        return 1;
+    }
+    const double lanes = double((zmm ? 64 : 32) / sizeof(T));
+    const double per_step = (zmm ? 24 : 12) * lanes * 2;  // flops of one step of the chains
+    const auto chains = [&](long iters) {
+        if (sizeof(T) == sizeof(float)) return zmm ? chains_zmm_f32(iters) : chains_ymm_f32(iters);
+        return zmm ? chains_zmm_f64(iters) : chains_ymm_f64(iters);
+    };
+    Buf<T> A(n * n), B(n * n), C(n * n);
+    for (std::size_t i = 0; i < n * n; ++i) A[i] = T(int(i % 13) - 6) / T(8), B[i] = T(int(i % 11) - 5) / T(8);
+    bpnet::set_num_threads(1);
+    const auto product = [&] {
+        bpnet::kernels::gemm<T>(Trans::N, Trans::N, n, n, n, T(1), A.data(), n, B.data(), n, T(0),
+                                C.data(), n);
+    };
+    product();  // warm-up: packing buffers, pages
+    const double flop = 2.0 * double(n) * double(n) * double(n);
+    const int calls = std::max(1, int(2e9 / flop));
+    const long iters = zmm ? 20000000 : 40000000;
+    std::vector<double> peaks, rates, fractions;
+    volatile double sink = 0;
+    for (int r = 0; r < rounds; ++r) {
+        auto t0 = Clock::now();
+        sink = sink + chains(iters);
+        const double pk = double(iters) * per_step /
+                          std::chrono::duration<double>(Clock::now() - t0).count() / 1e9;
+        std::vector<double> t;
+        for (int c = 0; c < calls; ++c) {
+            t0 = Clock::now();
+            product();
+            t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+        }
+        std::sort(t.begin(), t.end());
+        const double gf = flop / t[t.size() / 2] / 1e9;
+        peaks.push_back(pk), rates.push_back(gf), fractions.push_back(gf / pk);
+        std::printf("round %d: peak %.1f GFLOP/s, gemm %zu^3 %.1f GFLOP/s, fraction %.3f\n", r + 1, pk,
+                    n, gf, gf / pk);
+    }
+    const auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    std::printf("isa=%s peak_gflops=%.1f gemm_gflops=%.1f fraction=%.3f (medians)\n", isa.c_str(),
+                median(peaks), median(rates), median(fractions));
+    return 0;
+}
+#endif
+
 Trans trans_of(char c) { return c == 'T' ? Trans::T : Trans::N; }
 
 }  // namespace
@@ -249,6 +341,13 @@ int main(int argc, char** argv) {
             return std::strcmp(argv[2], "f32") == 0 ? latency<float>(ta, tb, m, n, k, calls)
                                                     : latency<double>(ta, tb, m, n, k, calls);
         }
+#if defined(BPNET_BENCH_PEAK)
+        if (argc >= 5 && std::strcmp(argv[1], "peak") == 0) {
+            const std::size_t n = std::stoul(argv[3]);
+            const int rounds = std::max(1, std::atoi(argv[4]));
+            return std::strcmp(argv[2], "f32") == 0 ? peak<float>(n, rounds) : peak<double>(n, rounds);
+        }
+#endif
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_gemm: %s\n", e.what());
         return 1;
@@ -256,6 +355,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_gemm run f32|f64 NN|NT|TN|TT m n k threads reps A B C\n"
                  "       bench_gemm pair f32|f64 NN|NT|TN|TT m n k threads reps rounds BLAS A B C\n"
-                 "       bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]\n");
+                 "       bench_gemm latency f32|f64 NN|NT|TN|TT m n k calls [threads]\n"
+                 "       bench_gemm peak f32|f64 n rounds\n");
     return 2;
 }
