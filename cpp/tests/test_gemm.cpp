@@ -424,7 +424,7 @@ TEST_CASE("gemm: a panel of 9-12 rows gives the bits its rows have in a 12-row t
 // element of C is one FMA chain over p = 0..k-1 from zero, then alpha * chain (beta == 0) or
 // fma(alpha, chain, beta * c). std::fma in that order must give the same bits, in every tile:
 // the last few columns (tiles of half a vector on AVX-512), partial row panels, the direct
-// driver and the packed path's edges, alpha == 1 (no multiply) and not.
+// driver and the packed path's edges, alpha == 1 and not.
 template <class T>
 void check_fma_chain(Trans ta, Trans tb, Shape s, T alpha, T beta, const std::string& label) {
     std::mt19937 rng(5);
@@ -473,4 +473,43 @@ TEST_CASE("gemm: AVX2 and AVX-512 give every element the bits of its FMA chain")
                 }
         }
     }
+}
+
+TEST_CASE("gemm: in every denormal mode, an element's bits depend on neither its tile nor the thread count") {
+#if defined(__x86_64__) || defined(__SSE__)
+    // Every element is the same product of constants 1e-20 (subnormal products in float), so
+    // all elements must have the same bits, whichever tile (full, narrow, edge; direct driver
+    // or packed) computes them, under FTZ, DAZ, both or neither: a tile that skipped the
+    // multiply by alpha = 1 would keep a subnormal that DAZ turns into 0 in the others.
+    const Shape shapes[] = {{200, 480, 24}, {200, 100, 10}, {128, 260, 100}};
+    const Trans forms[][2] = {{Trans::T, Trans::N}, {Trans::N, Trans::N}, {Trans::N, Trans::T}};
+    for (auto& isa : runnable_isas()) {
+        kd::select_isa(isa);
+        for (unsigned mode : {0u, 0x40u, 0x8000u, 0x8040u})
+            for (const Shape& s : shapes)
+                for (auto& f : forms) {
+                    std::vector<float> A(s.m * s.k, 1e-20f), B(s.k * s.n, 1e-20f);
+                    auto run = [&](int threads) {
+                        bpnet::set_num_threads(threads);
+                        std::vector<float> C(s.m * s.n, -1.0f);
+                        const unsigned saved = __builtin_ia32_stmxcsr();
+                        __builtin_ia32_ldmxcsr((saved & ~0x8040u) | mode);
+                        bpnet::kernels::gemm<float>(f[0], f[1], s.m, s.n, s.k, 1.0f, A.data(),
+                                                    f[0] == Trans::N ? s.k : s.m, B.data(),
+                                                    f[1] == Trans::N ? s.n : s.k, 0.0f, C.data(), s.n);
+                        __builtin_ia32_ldmxcsr(saved);
+                        return C;
+                    };
+                    const auto one = run(1), two = run(2);
+                    const std::string label = isa + " " + form_name(f[0], f[1]) + " mode " +
+                                              std::to_string(mode) + " m=" + std::to_string(s.m) +
+                                              " n=" + std::to_string(s.n);
+                    CHECK_MSG(same_bits(one, two), label + ": 1 vs 2 threads differ");
+                    std::size_t odd = 0;
+                    for (float v : one) odd += std::memcmp(&v, &one[0], sizeof v) != 0;
+                    CHECK_MSG(odd == 0, label + ": " + std::to_string(odd) + " elements differ from the first");
+                }
+    }
+    bpnet::set_num_threads(2);
+#endif
 }

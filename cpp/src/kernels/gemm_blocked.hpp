@@ -293,16 +293,10 @@ static inline void tile_v(std::size_t kc, const typename V::T* a, std::size_t sa
     }
     const auto va = V::set1(alpha);
     const auto vb = V::set1(beta);
-    if (beta == T(0) && alpha == T(1)) {
-        // alpha * acc is acc exactly: no multiply (at k = 10 the epilogue's 24 multiplies
-        // are a tenth of a 12-row tile's floating-point work)
-#pragma GCC unroll 12
-        for (std::size_t r = 0; r < MR; ++r) {
-            if (r >= mr) break;
-            for (int v = 0; v < NV; ++v) V::store_mask(c + r * ldc + W * v, mk[v], acc[r][v]);
-        }
-        return;
-    }
+    // (The multiply by alpha stays when alpha == 1: skipping it measured ~3% at k = 10, but
+    // under denormals-are-zero without flush-to-zero 1 * acc is not acc for a subnormal acc,
+    // and the other tiles multiply, so the bits would depend on the tile, hence on the
+    // thread count.)
 #pragma GCC unroll 12
     for (std::size_t r = 0; r < MR; ++r) {  // fixed trip count keeps acc in registers
         if (r >= mr) break;
