@@ -164,7 +164,16 @@ void bind_network(py::module_& m, const char* cls) {
         // need the GIL)
         .def("init_params", &Net::init_params, "seed"_a, py::call_guard<py::gil_scoped_release>())
         .def("predict",
-             [](const Net& net, const CArray<T>& X, int n_threads) {
+             [](const Net& net, py::handle X_in, int n_threads) {
+                 // An array that is already C-contiguous and of the network's dtype is taken as
+                 // it is (a type and flags check) instead of through NumPy's conversion, which
+                 // costs more than the product itself for one sample.
+                 const CArray<T> X = py::array_t<T, py::array::c_style>::check_(X_in)
+                                         ? py::reinterpret_borrow<CArray<T>>(X_in)
+                                         : CArray<T>::ensure(X_in);
+                 if (!X)  // (ensure clears NumPy's error)
+                     throw py::type_error(std::string("X: expected an array convertible to ") +
+                                          dtype_name<T>());
                  const std::size_t n = check_2d(X, "X", -1, net.n_inputs(), "layer_sizes[0]");
                  auto out = new_array<T>(n, net.n_outputs());
                  const T* x = X.data();
