@@ -101,6 +101,10 @@ def seed_tiny(repeat):
     rows.append(("scikit-learn (3 epochs)", t / 3, loss))
     torch = try_torch()
     if torch is not None:
+        # One thread for this workload only. torch.set_num_threads sets the OpenMP runtime's
+        # thread count, which bpnet follows when it was not given one (as threadpoolctl
+        # expects), so left at 1 it would run every later workload of bpnet on one thread.
+        threads_before = torch.get_num_threads()
         torch.set_num_threads(1)
 
         def tt():
@@ -117,7 +121,10 @@ def seed_tiny(repeat):
                 total += loss.item()
             return total / 1000
 
-        t, loss = median_time(tt, max(1, repeat // 2))
+        try:
+            t, loss = median_time(tt, max(1, repeat // 2))
+        finally:
+            torch.set_num_threads(threads_before)
         rows.append(("PyTorch (1 epoch)", t, loss))
     return "seed-tiny: seconds per epoch (1000 updates), final-epoch loss", rows, ("loss", 2.0)
 
