@@ -16,9 +16,10 @@
 //       threads is given).
 //   bench_gemm peak f32|f64 n rounds
 //       The fraction of the FMA peak that bpnet's one-thread n x n x n product reaches: each
-//       round times an FMA loop (independent chains of the vectors the active path uses: 24 of
-//       zmm for avx512, 12 of ymm for avx2, whose 16 registers hold no more) and then the product, so both see the same minute of a
-//       shared machine. Prints each round and the medians (x86-64 with GCC or Clang).
+//       round times an FMA loop (independent chains of the vectors the active path uses: 24
+//       of zmm for avx512, 12 of ymm for avx2, whose 16 registers hold no more) and then the
+//       product, so both see the same minute of a shared machine. Prints each round and the
+//       medians (x86-64 with GCC or Clang).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -240,13 +241,19 @@ int latency(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, lon
     for (int i = 1; i < CH; ++i) s = ADD(s, a[i]);                                      \
     return double(SUM(s));
 __attribute__((target("avx512f"))) double chains_zmm_f32(long iters) {
-    BPNET_FMA_CHAINS(24, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_reduce_add_ps)
+    BPNET_FMA_CHAINS(24, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+                     _mm512_reduce_add_ps)
 }
 __attribute__((target("avx512f"))) double chains_zmm_f64(long iters) {
-    BPNET_FMA_CHAINS(24, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd, _mm512_reduce_add_pd)
+    BPNET_FMA_CHAINS(24, __m512d, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd,
+                     _mm512_reduce_add_pd)
 }
-__attribute__((target("avx2"))) inline float first_f32(__m256 v) { return _mm_cvtss_f32(_mm256_castps256_ps128(v)); }
-__attribute__((target("avx2"))) inline double first_f64(__m256d v) { return _mm_cvtsd_f64(_mm256_castpd256_pd128(v)); }
+__attribute__((target("avx2"))) inline float first_f32(__m256 v) {
+    return _mm_cvtss_f32(_mm256_castps256_ps128(v));
+}
+__attribute__((target("avx2"))) inline double first_f64(__m256d v) {
+    return _mm_cvtsd_f64(_mm256_castpd256_pd128(v));
+}
 __attribute__((target("avx2,fma"))) double chains_ymm_f32(long iters) {
     BPNET_FMA_CHAINS(12, __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, first_f32)
 }
@@ -270,7 +277,8 @@ int peak(std::size_t n, int rounds) {
         return zmm ? chains_zmm_f64(iters) : chains_ymm_f64(iters);
     };
     Buf<T> A(n * n), B(n * n), C(n * n);
-    for (std::size_t i = 0; i < n * n; ++i) A[i] = T(int(i % 13) - 6) / T(8), B[i] = T(int(i % 11) - 5) / T(8);
+    for (std::size_t i = 0; i < n * n; ++i)
+        A[i] = T(int(i % 13) - 6) / T(8), B[i] = T(int(i % 11) - 5) / T(8);
     bpnet::set_num_threads(1);
     const auto product = [&] {
         bpnet::kernels::gemm<T>(Trans::N, Trans::N, n, n, n, T(1), A.data(), n, B.data(), n, T(0),
@@ -296,8 +304,8 @@ int peak(std::size_t n, int rounds) {
         std::sort(t.begin(), t.end());
         const double gf = flop / t[t.size() / 2] / 1e9;
         peaks.push_back(pk), rates.push_back(gf), fractions.push_back(gf / pk);
-        std::printf("round %d: peak %.1f GFLOP/s, gemm %zu^3 %.1f GFLOP/s, fraction %.3f\n", r + 1, pk,
-                    n, gf, gf / pk);
+        std::printf("round %d: peak %.1f GFLOP/s, gemm %zu^3 %.1f GFLOP/s, fraction %.3f\n",
+                    r + 1, pk, n, gf, gf / pk);
     }
     const auto median = [](std::vector<double> v) {
         std::sort(v.begin(), v.end());
@@ -345,7 +353,8 @@ int main(int argc, char** argv) {
         if (argc >= 5 && std::strcmp(argv[1], "peak") == 0) {
             const std::size_t n = std::stoul(argv[3]);
             const int rounds = std::max(1, std::atoi(argv[4]));
-            return std::strcmp(argv[2], "f32") == 0 ? peak<float>(n, rounds) : peak<double>(n, rounds);
+            return std::strcmp(argv[2], "f32") == 0 ? peak<float>(n, rounds)
+                                                    : peak<double>(n, rounds);
         }
 #endif
     } catch (const std::exception& e) {
