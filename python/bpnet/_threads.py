@@ -12,7 +12,10 @@ def get_num_threads() -> int:
 
     The first of: a per-call or per-estimator ``n_threads``; the count given to
     :func:`set_num_threads`; OpenMP's setting (``OMP_NUM_THREADS``, or the number of cores),
-    which threadpoolctl's ``threadpool_limits(user_api="openmp")`` changes.
+    which threadpoolctl's ``threadpool_limits(user_api="openmp")`` changes. Another library
+    that sets the thread count of the same OpenMP runtime changes it too: e.g.
+    ``torch.set_num_threads(1)``, where PyTorch loaded the same libgomp, leaves bpnet on one
+    thread until :func:`set_num_threads` gives it a count of its own.
     """
     return _core.get_num_threads()
 
