@@ -66,12 +66,34 @@ def test_other_layouts_and_dtypes_give_the_same_answer(net, rng):
     strided[::2, ::2] = X
     readonly = X.copy()
     readonly.flags.writeable = False
+    unaligned = np.frombuffer(b"\0" + X.tobytes(), dtype=np.float64, offset=1).reshape(X.shape)
     for variant in [fortran, strided[::2, ::2], X.astype(np.int64), X.astype(np.int32),
-                    X.astype(np.float32), readonly, X.tolist()]:
+                    X.astype(np.float32), readonly, X.tolist(), X.astype(">f8"), X.astype(">f4"),
+                    unaligned]:
         np.testing.assert_array_equal(net.predict(variant), expected)
     y = rng.normal(size=(8, 2))
     ref_loss = net.loss(X, y)
     assert net.loss(fortran, np.asfortranarray(y)) == ref_loss
+
+
+def test_float32_network_reads_every_layout_alike(rng):
+    # a float32 network takes C-contiguous float32 input as it is (the binding's fast path);
+    # other layouts, byte orders and dtypes are converted first: the same answer either way,
+    # and the same as a forward pass in NumPy
+    net = bpnet.Network((4, 5, 2), activation="tanh", output_activation="softmax",
+                        loss="cross_entropy", dtype="float32", seed=3)
+    X = rng.normal(size=(7, 4)).astype(np.float32)
+    expected = net.predict(X)
+    W1, W2 = net.weights
+    b1, b2 = net.biases
+    z = np.tanh(X.astype(np.float64) @ W1.T.astype(np.float64) + b1) @ W2.T.astype(np.float64) + b2
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(expected, z / z.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
+    for variant in [np.asfortranarray(X), X.astype(">f4"), np.repeat(X, 2, axis=1)[:, ::2],
+                    X.astype(np.float64), X.tolist()]:
+        got = net.predict(variant)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_fit_on_fortran_and_integer_inputs_matches(rng):
