@@ -134,6 +134,10 @@ inline void pack_transposed_f64(double* dst, std::size_t ld_dst, const double* s
 // tiles (tile_v), all in gemm_blocked.hpp. A mask (M) keeps its lane count too: a whole vector
 // is loaded and stored plainly, a part is loaded masked (vmaskmov, which touches no lane
 // outside the mask) and stored with store_first, so no edge reads or writes past a row.
+struct LaneMask {  // the M of VecF32 and VecF64
+    __m256i lanes;  // all-ones in the first n lanes
+    std::size_t n;  // lanes set, at most W
+};
 inline __m256i lane_mask32(std::size_t n) {  // lanes < n of 8 x 32 bit set
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -163,10 +167,7 @@ struct VecF32 {
         return _mm_cvtss_f32(s);
     }
     static T fma1(T a, T b, T c) { return __builtin_fmaf(a, b, c); }
-    struct M {
-        __m256i lanes;
-        std::size_t n;  // lanes set, at most W
-    };
+    using M = LaneMask;
     static M mask(std::size_t n) { return {lane_mask32(n < W ? n : W), n < W ? n : W}; }
     static V load_mask(M m, const T* p) { return m.n == W ? loadu(p) : _mm256_maskload_ps(p, m.lanes); }
     static void store_mask(T* p, M m, V v) { store_part(p, v, m.n); }
@@ -192,10 +193,7 @@ struct VecF64 {
         return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
     }
     static T fma1(T a, T b, T c) { return __builtin_fma(a, b, c); }
-    struct M {
-        __m256i lanes;
-        std::size_t n;  // lanes set, at most W
-    };
+    using M = LaneMask;
     static M mask(std::size_t n) { return {lane_mask64(n < W ? n : W), n < W ? n : W}; }
     static V load_mask(M m, const T* p) { return m.n == W ? loadu(p) : _mm256_maskload_pd(p, m.lanes); }
     static void store_mask(T* p, M m, V v) { store_part(p, v, m.n); }
