@@ -86,7 +86,7 @@ const Trans kForms[4][2] = {{Trans::N, Trans::N}, {Trans::N, Trans::T}, {Trans::
                             {Trans::T, Trans::T}};
 
 // Shapes that hit every edge of the register tiles and cache blocks of all paths
-// (MR 4/6/12, NR 4/8/16/32, KC 192/256/384, NC 288..576, small-path threshold).
+// (MR 4/6/12, NR 4/8/16/32, KC 192/256/384, NC 128..576, small-path threshold).
 template <class T>
 void check_isa(const std::string& isa) {
     kd::select_isa(isa);
@@ -106,7 +106,9 @@ void check_isa(const std::string& isa) {
                             {9, 500, 23},  {13, 915, 390},
                             // AVX2's direct driver and edge tiles (MR 6: tiles of 2, 4 and 6
                             // rows; direct for n <= 64 float / 32 double, or TN with m <= 12)
-                            {8, 17, 300},  {11, 289, 260}, {10, 577, 9}, {3, 200, 130}};
+                            {8, 17, 300},  {11, 289, 260}, {10, 577, 9}, {3, 200, 130},
+                            // AVX2's NC (256 float, 128 double): one column past a block
+                            {13, 257, 70}, {11, 129, 50}, {7, 385, 40}};
     for (auto& f : kForms)
         for (const Shape& s : shapes)
             check_case<T>(f[0], f[1], s, T(1), T(0), 0, rng, isa + " " + form_name(f[0], f[1]));
